@@ -1,0 +1,3 @@
+from rails_mcp.cli import main
+
+main()

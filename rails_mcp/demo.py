@@ -1,0 +1,152 @@
+"""``rails-mcp demo``: the Quickstart loop, driven by a real MCP client over stdio.
+
+It starts ``python -m rails_mcp`` as a subprocess on a fresh tenant in a throw-away state
+directory, so it needs no configuration and leaves nothing behind, then walks: read the
+job, read the basket, one placement the guard refuses, one mistake corrected from the
+error's own ``example_arguments``, confirm, reconcile. Exit 0 only when the loop closes on
+the reconciled 1099.00 NZD invoice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import uuid
+from typing import Any
+
+import click
+from mcp import Client, StdioServerParameters
+from mcp_types import CallToolResult
+
+__all__ = ["run_demo"]
+
+JOB = {"external": "CCC-2026-04817"}
+PARTSMASTER_HEADLAMP_RH = "0f000000-0000-4000-8000-000000000008"
+TOYOTA_HEADLAMP_RH = "0f000000-0000-4000-8000-000000000007"
+TOYOTA_RADIATOR_SUPPORT = "0f000000-0000-4000-8000-00000000000a"
+
+
+def _step(n: int, title: str) -> None:
+    click.echo()
+    click.secho(f"{n}. {title}", bold=True)
+
+
+def _show(label: str, value: object) -> None:
+    click.echo(f"   {label}: {value}")
+
+
+def _call_line(name: str, arguments: dict[str, Any]) -> None:
+    click.secho(f"   → {name}({json.dumps(arguments, ensure_ascii=False)})", fg="cyan")
+
+
+async def _call(client: Client, name: str, arguments: dict[str, Any]) -> Any:
+    """Call a tool and return its structured content (``Any``: it is JSON the demo reads)."""
+    _call_line(name, arguments)
+    result: CallToolResult = await client.call_tool(name, arguments)
+    data: Any = result.structured_content or {}
+    if result.is_error:
+        err = data.get("error", {})
+        click.secho(f"   ✗ {err.get('code')}: {err.get('message')}", fg="yellow")
+        click.echo(f"     fix: {err.get('fix')}")
+    return data
+
+
+async def run_demo(tenant: str | None = None) -> bool:
+    tenant = tenant or f"demo-{uuid.uuid4().hex[:10]}"
+    with tempfile.TemporaryDirectory(prefix="rails-mcp-demo-") as state:
+        env = {
+            **os.environ,
+            "RAILS_TENANT": tenant,
+            "RAILS_STATE_DIR": state,
+        }
+        for name in ("RAILS_BASE_URL", "RAILS_API_KEY", "RAILS_INTEGRATION_ID"):
+            env.pop(name, None)
+        params = StdioServerParameters(command=sys.executable, args=["-m", "rails_mcp"], env=env)
+        click.secho("rails-mcp demo — the Quickstart loop through MCP over stdio", bold=True)
+        _show("server", f"{sys.executable} -m rails_mcp (embedded sandbox, tenant {tenant})")
+        async with Client(params) as client:
+            return await _walk(client)
+
+
+async def _walk(client: Client) -> bool:
+    tools = await client.list_tools()
+    _step(1, "Connect")
+    _show("tools", f"{len(tools.tools)}: " + ", ".join(t.name for t in tools.tools))
+
+    _step(2, "Read the seeded job")
+    job = (await _call(client, "get_repair_job", {"job": JOB}))["job"]
+    vehicle: Any = job.get("vehicle") or {}
+    _show("job", f"{job['external_id']} · claim {job['claim_number']} · plate {vehicle.get('plate_number')}")
+
+    _step(3, "Recommend a basket")
+    basket = await _call(client, "recommend_basket", {"job": JOB})
+    for s in basket["suppliers"]:
+        mark = "confirmable" if s["confirmable"] else "cannot confirm"
+        _show(s["name"], f"{len(s['offers'])} offers ({mark})")
+
+    _step(4, "Place with a supplier that cannot confirm → the guard refuses")
+    refused = await _call(
+        client,
+        "place_procurement",
+        {"job": JOB, "offer_selections": [{"sellable_id": PARTSMASTER_HEADLAMP_RH}]},
+    )
+    if refused.get("error", {}).get("code") != "unconfirmable_supplier":
+        return _fail("the guard did not refuse the unconfirmable supplier")
+    listed = await _call(client, "list_procurements", {"job": JOB})
+    _show("procurements after the refusal", f"{len(listed['procurements'])} (nothing was written)")
+
+    _step(5, "A common mistake (external_id), corrected from the error itself")
+    mistaken = {
+        "job": {"external_id": "CCC-2026-04817"},
+        "offer_selections": [{"sellable_id": TOYOTA_HEADLAMP_RH}, {"sellable_id": TOYOTA_RADIATOR_SUPPORT}],
+    }
+    error = (await _call(client, "place_procurement", mistaken)).get("error", {})
+    example = error.get("example_arguments")
+    if not example:
+        return _fail("the error carried no example_arguments")
+    click.echo("   replaying error.example_arguments:")
+    placed = await _call(client, "place_procurement", example)
+    if "procurement" not in placed:
+        return _fail("the corrected placement did not land")
+    p = placed["procurement"]
+    _show(
+        "placed",
+        f"{p['reference']} {p['status']} with {p['supplier']['name']}: {p['total']} {p['currency_code']}",
+    )
+
+    _step(6, "The supplier confirms")
+    confirmed = await _call(client, "confirm_procurement", {"procurement_id": p["id"]})
+    if "procurement" not in confirmed:
+        return _fail("the confirmation failed")
+    _show("status", confirmed["procurement"]["status"])
+    _show("parts", ", ".join(f"{x['description']} ({x['status']})" for x in confirmed["parts"]))
+
+    _step(7, "Reconcile the invoice")
+    rec = await _call(client, "reconcile_invoice", {"procurement_id": p["id"]})
+    invoices: Any = rec.get("invoices") or []
+    if not invoices:
+        return _fail("no invoice to reconcile")
+    inv: Any = invoices[0]
+    lines = ", ".join(li["reconciliation"] for li in inv["line_items"])
+    _show(
+        "invoice",
+        f"{inv['document_type']} {inv['status']} {inv['total']} {inv['currency_code']} (lines: {lines})",
+    )
+    closed: bool = (
+        rec.get("status") == "reconciled"
+        and inv["total"] == "1099.00"
+        and inv["currency_code"] == "NZD"
+        and all(li["reconciliation"] == "matched" for li in inv["line_items"])
+    )
+    click.echo()
+    if not closed:
+        return _fail("the invoice is not the reconciled 1099.00 NZD one")
+    click.secho("✓ Loop closed: reconciled invoice 1099.00 NZD, every line matched.", fg="green", bold=True)
+    return True
+
+
+def _fail(why: str) -> bool:
+    click.secho(f"✗ Demo failed: {why}", fg="red", bold=True)
+    return False

@@ -1,0 +1,247 @@
+"""The sandbox as a Starlette ASGI app: HTTP edges, auth, tenants, and one error renderer.
+
+Everything about the wire that is not a business rule lives here: which path is a method,
+which status a refusal gets, how its body is spelled (``{"type": code}``, or a bare string
+for ``repairer.jobs.parts.insert``, D24), the two auth headers and the tenant header. The
+rules themselves are in ``world.py``; storage is in ``store.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from rails_mcp.sandbox.openapi import extensions_document, public_document
+from rails_mcp.sandbox.store import DEFAULT_TENANT, Store, is_valid_tenant
+from rails_mcp.sandbox.world import RULES, Call, Rule, World, authenticate
+from rails_mcp.wire import errors as e
+from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec
+
+__all__ = ["Sandbox", "create_app"]
+
+log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+_JSON_SUFFIX = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+\+json")
+#: ``last_active`` is refreshed at most this often, so reads almost never write.
+_TOUCH_INTERVAL = 5.0
+
+
+def _json_response(body: bytes | str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=_JSON, headers=headers)
+
+
+def error_response(error: e.RailsAPIError, *, bare: bool, headers: dict[str, str] | None = None) -> Response:
+    """The one place a refusal becomes HTTP: ``{"type": code}``, or ``"code"`` under D24."""
+    body: object = error.wire_code if bare else {"type": error.wire_code}
+    if headers is None and isinstance(error, e.MethodNotAllowed):
+        headers = {"Allow": "POST"}
+    return _json_response(json.dumps(body, separators=(",", ":")), error.status, headers)
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == _JSON or _JSON_SUFFIX.fullmatch(media) is not None
+
+
+class Sandbox:
+    """One sandbox: a store, its policies (idle reset, body cap), and the request pipeline."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        idle_reset_seconds: float | None,
+        max_body_bytes: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.idle_reset_seconds = idle_reset_seconds
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+        self._touch_interval = (
+            _TOUCH_INTERVAL if idle_reset_seconds is None else min(_TOUCH_INTERVAL, idle_reset_seconds / 4)
+        )
+        self._touched: dict[str, float] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI endpoint of ``/api/2026-01/{method}`` (every HTTP method lands here)."""
+        request = Request(scope, receive)
+        response = await self.handle(request)
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        name = str(request.path_params.get("method", ""))
+        spec, rule = METHODS.get(name), RULES.get(name)
+        if spec is None or rule is None:
+            return error_response(e.NotFound(), bare=False)
+        try:
+            return await self._answer(request, spec, rule)
+        except e.RailsAPIError as error:
+            return error_response(error, bare=spec.bare_string_errors)
+        except Exception:
+            log.exception("sandbox bug while answering %s", name)
+            return error_response(e.ServerError(), bare=spec.bare_string_errors)
+
+    async def _answer(self, request: Request, spec: MethodSpec, rule: Rule) -> Response:
+        if request.method != "POST":
+            raise e.MethodNotAllowed()
+        tenant = self._tenant(request)
+        content_type = request.headers.get("content-type")
+        if content_type and not _is_json_media_type(content_type):
+            raise e.UnsupportedMediaType()
+        body = await self._read_body(request)
+        now = self.clock()
+        world = await self._world(tenant, now)
+        caller = authenticate(
+            world,
+            request.headers.get("authorization"),
+            request.headers.get("partly-integration-id"),
+            spec.scope,
+        )
+        try:
+            payload = spec.request.model_validate_json(body)
+        except ValidationError:
+            raise e.BadRequest(detail="the body is not a valid " + spec.request.__name__) from None
+        call = Call(caller=caller, now=now, base_url=str(request.base_url))
+        if rule.writes:
+
+            def change(w: World) -> BaseModel:
+                return rule.handle(w, call, payload)
+
+            result = await anyio.to_thread.run_sync(self.store.transact, tenant, now, change)
+        else:
+            result = rule.handle(world, call, payload)
+        return _json_response(result.model_dump_json())
+
+    @staticmethod
+    def _tenant(request: Request) -> str:
+        header = request.headers.get("x-partifact-tenant")
+        if header is None:
+            return DEFAULT_TENANT
+        if not is_valid_tenant(header):
+            raise e.BadRequest(detail="x-partifact-tenant must match [a-z0-9_-]{1,64}")
+        return header
+
+    async def _read_body(self, request: Request) -> bytes:
+        """The body, refused as soon as it exceeds the cap, whatever Content-Length claims."""
+        limit = self.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise e.PayloadTooLarge()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise e.PayloadTooLarge()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _world(self, tenant: str, now: float) -> World:
+        """The tenant's world for this call: seeded on first use, reset when idle too long."""
+        store = self.store
+        state = store.peek(tenant)
+        idle = self.idle_reset_seconds
+        if state is None or (idle is not None and now - state.last_active >= idle):
+            await anyio.to_thread.run_sync(store.ensure_fresh, tenant, now, idle)
+            state = store.peek(tenant)
+            if state is None:  # pragma: no cover - ensure_fresh always leaves a row
+                raise e.ServerError(detail="tenant vanished")
+        elif (
+            now - state.last_active >= self._touch_interval
+            and now - self._touched.get(tenant, -math.inf) >= self._touch_interval
+        ):
+            self._touched[tenant] = now
+            await anyio.to_thread.run_sync(store.touch, tenant, now)
+        return store.world(tenant, state.version)
+
+
+def _static_json(document: dict[str, Any]) -> Callable[[Request], Awaitable[Response]]:
+    body = json.dumps(document, ensure_ascii=False, indent=2).encode()
+
+    async def endpoint(request: Request) -> Response:
+        return _json_response(body)
+
+    return endpoint
+
+
+async def _healthz(request: Request) -> Response:
+    return _json_response(json.dumps({"status": "ok", "api_version": API_VERSION}, separators=(",", ":")))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (paths outside the API) in the wire's error shape."""
+    if not isinstance(exc, HTTPException):
+        return await _server_error(request, exc)
+    error: e.RailsAPIError = {
+        404: e.NotFound,
+        405: e.MethodNotAllowed,
+    }.get(exc.status_code, e.ServerError)()
+    return error_response(error, bare=False, headers=dict(exc.headers or {}) or None)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error outside the API pipeline", exc_info=exc)
+    return error_response(e.ServerError(), bare=False)
+
+
+def create_app(
+    db_path: str | Path,
+    *,
+    idle_reset_seconds: float | None = 3600.0,
+    max_body_bytes: int = 1_048_576,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The embedded Rails sandbox as an ASGI app over the SQLite file ``db_path``.
+
+    Works without lifespan events (the store opens here), so it can be driven in-process by
+    ``httpx2.ASGITransport``. ``":memory:"`` keeps everything in memory, for one app only.
+    ``idle_reset_seconds=None`` never resets an idle tenant; ``clock`` is injectable so
+    tests can age a tenant without waiting.
+    """
+    store = Store(db_path)
+    sandbox = Sandbox(
+        store,
+        idle_reset_seconds=idle_reset_seconds,
+        max_body_bytes=max_body_bytes,
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncGenerator[None]:
+        yield
+        store.close()
+
+    app = Starlette(
+        routes=[
+            Route(f"/api/{API_VERSION}/{{method:path}}", sandbox),
+            Route("/healthz", _healthz, methods=["GET"]),
+            Route("/openapi.json", _static_json(public_document()), methods=["GET"]),
+            Route(
+                "/openapi.extensions.json",
+                _static_json(extensions_document()),
+                methods=["GET"],
+            ),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.sandbox = sandbox
+    return app

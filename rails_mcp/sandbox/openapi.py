@@ -1,0 +1,204 @@
+"""OpenAPI 3.1 documents generated from the wire models and the method table.
+
+Two documents, as the seed documents keep them apart: ``/openapi.json`` is the public
+2026-01 contract (the 14 methods) and points, under ``x-extensions``, at
+``/openapi.extensions.json``, which holds the three proposed extensions. Both come from
+``METHODS`` and the pydantic models, so the documents cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import core_schema
+
+from rails_mcp.wire.errors import HTTP_STATUS_BY_CODE
+from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec, method_path
+from rails_mcp.wire.models import EXTENSION_BANNER
+
+__all__ = ["EXTENSIONS_PATH", "extensions_document", "public_document"]
+
+EXTENSIONS_PATH = "/openapi.extensions.json"
+_REF = "#/components/schemas/{model}"
+
+_ERROR_TEXT = {
+    "bad_request": "The body is not valid JSON of the request's shape, or a selector rule "
+    "of the request is broken.",
+    "unauthorized": "Authorization: Bearer <api_key> and Partly-Integration-ID are missing, "
+    "or the pair is unknown.",
+    "forbidden": "The credential is valid but its scope does not allow this method.",
+    "not_found": "No such record visible to this organization.",
+    "unprocessable": "A well-formed request that breaks a business rule.",
+    "work_provider_not_found": "work_provider_id names no known work provider.",
+    "integration_not_found": "client_id names no known integration.",
+    "o_auth_not_supported_by_integration": "The integration does not support OAuth installs.",
+    "invalid_client_secret": "client_secret does not match the integration.",
+    "invalid_access_code": "The access code is unknown or has already been exchanged.",
+}
+
+
+class _WireSchema(GenerateJsonSchema):
+    """pydantic's generator, adjusted to say what the wire says.
+
+    Unions of objects are ``oneOf`` (the identity wrappers are "exactly one key"), and
+    every response field is required, because the server always sends it (nulls kept).
+    """
+
+    def union_schema(self, schema: core_schema.UnionSchema) -> dict[str, Any]:
+        generated = super().union_schema(schema)
+        choices = generated.get("anyOf")
+        if isinstance(choices, list) and all(
+            isinstance(c, dict) and "$ref" in c
+            for c in choices  # pyright: ignore[reportUnknownVariableType]
+        ):
+            generated["oneOf"] = generated.pop("anyOf")
+        return generated
+
+    def field_is_required(
+        self,
+        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
+        total: bool,
+    ) -> bool:
+        if self.mode == "serialization":
+            return True
+        return super().field_is_required(field, total)
+
+
+def _error_responses(spec: MethodSpec) -> dict[str, Any]:
+    by_status: dict[int, list[str]] = {}
+    for code in spec.errors:
+        by_status.setdefault(HTTP_STATUS_BY_CODE[code], []).append(code)
+    responses: dict[str, Any] = {}
+    for status, codes in sorted(by_status.items()):
+        if spec.bare_string_errors:
+            schema: dict[str, Any] = {"type": "string", "enum": codes}
+        else:
+            schema = {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"type": "string", "enum": codes}},
+            }
+        responses[str(status)] = {
+            "description": " / ".join(f"{c}: {_ERROR_TEXT.get(c, c)}" for c in codes),
+            "content": {"application/json": {"schema": schema}},
+        }
+    responses["default"] = {
+        "description": "Any other coded error of the sandbox's HTTP edge (bad_request, "
+        "payload_too_large, unsupported_media_type, method_not_allowed, server_error), "
+        + ("as a bare JSON string (D24)." if spec.bare_string_errors else 'as {"type": "<code>"}.'),
+        "content": {
+            "application/json": {
+                "schema": {"type": "string"}
+                if spec.bare_string_errors
+                else {"$ref": "#/components/schemas/Error"}
+            }
+        },
+    }
+    return responses
+
+
+def _operation(spec: MethodSpec, refs: Mapping[Any, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": spec.name,
+        "summary": spec.summary,
+        "tags": [spec.name.split(".", 1)[0]],
+        "parameters": [{"$ref": "#/components/parameters/Tenant"}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(spec.request, "validation")]}},
+        },
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": refs[(spec.response, "serialization")]}},
+            },
+            **_error_responses(spec),
+        },
+        "security": [] if spec.scope == "none" else [{"bearerAuth": [], "integrationId": []}],
+        "x-scope": spec.scope,
+    }
+    if spec.bare_string_errors:
+        operation["x-error-body"] = 'bare JSON string (D24), not {"type": ...}'
+    if spec.extension:
+        operation["x-extension"] = True
+        operation["description"] = EXTENSION_BANNER
+    return operation
+
+
+def _document(specs: Iterable[MethodSpec], title: str, description: str) -> dict[str, Any]:
+    specs = list(specs)
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for spec in specs:
+        wanted.append((spec.request, "validation"))
+        wanted.append((spec.response, "serialization"))
+    refs, defs = models_json_schema(wanted, ref_template=_REF, schema_generator=_WireSchema)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string", "description": "The error code."}},
+        "description": 'A coded error: {"type": "<code>"} with the HTTP status of its code.',
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": API_VERSION, "description": description},
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "servers": [{"url": "/"}],
+        "paths": {method_path(s.name): {"post": _operation(s, refs)} for s in specs},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Authorization: Bearer <api_key> (the prefix is required).",
+                },
+                "integrationId": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Partly-Integration-ID",
+                    "description": "The integration id paired with the api_key.",
+                },
+            },
+            "parameters": {
+                "Tenant": {
+                    "name": "x-partifact-tenant",
+                    "in": "header",
+                    "required": False,
+                    "description": "Sandbox convenience: selects an isolated, identically "
+                    "seeded world. Omit it to share the default world.",
+                    "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+                }
+            },
+        },
+    }
+
+
+def public_document() -> dict[str, Any]:
+    """``/openapi.json``: the 14 methods of the public 2026-01 contract."""
+    extensions = [s.name for s in METHODS.values() if s.extension]
+    document = _document(
+        (s for s in METHODS.values() if not s.extension),
+        "Rails Integrations API (embedded sandbox)",
+        "RPC-over-POST: every call is POST /api/2026-01/<dotted.method> with a JSON body. "
+        "The proposed extensions are not part of this contract; see x-extensions.",
+    )
+    document["x-extensions"] = {
+        "description": "Proposed extensions beyond the public 2026-01 API, documented "
+        "separately. " + EXTENSION_BANNER,
+        "url": EXTENSIONS_PATH,
+        "methods": extensions,
+    }
+    return document
+
+
+def extensions_document() -> dict[str, Any]:
+    """``/openapi.extensions.json``: the proposed extensions, each marked ``x-extension``."""
+    return _document(
+        (s for s in METHODS.values() if s.extension),
+        "Rails Integrations API: proposed extensions (NOT in 2026-01)",
+        EXTENSION_BANNER + ' Every response carries "x_extension": true.',
+    )

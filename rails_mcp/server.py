@@ -1,0 +1,138 @@
+"""The MCP server: the thirteen tools registered on an ``MCPServer``, in SPEC order.
+
+Tools are registered from hand-built schemas instead of function signatures so that the
+server, not the SDK, validates arguments: a wrong argument then comes back as an enriched
+tool error the agent can act on, never as a protocol error or raw pydantic text. Each output
+schema admits both the success shape and the error shape, because hosts such as the MCP
+Inspector validate error results against it too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp_types import CallToolResult, TextContent
+from pydantic import ConfigDict, ValidationError
+
+from rails_mcp import __version__
+from rails_mcp.enrich import ToolErrorInfo, ToolFailure, arguments_error, internal_error
+from rails_mcp.tool_inputs import compact_schema
+from rails_mcp.tools import TOOLS, Rails, ToolSpec
+from rails_mcp.wire.models import EXTENSION_BANNER
+
+__all__ = ["ERROR_SCHEMA", "build_server", "execute", "output_schema"]
+
+log = logging.getLogger("rails_mcp.server")
+
+INSTRUCTIONS = (
+    "Order collision-repair parts through the Rails API. Loop: open_repair_job → identify_parts → "
+    "recommend_basket → place_procurement (its ready_selection) → confirm_procurement → "
+    "reconcile_invoice. Every result has is_extension; failed calls return error.fix and often "
+    "error.example_arguments to replay."
+)
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "fix": {"type": "string"},
+        "retryable": {"type": "boolean"},
+        "example_arguments": {"type": "object"},
+    },
+    "required": ["code", "message", "fix", "retryable"],
+}
+
+
+def output_schema(spec: ToolSpec) -> dict[str, Any]:
+    """Success keys plus ``error``: one object schema that fits both kinds of result."""
+    props: dict[str, Any] = {"is_extension": {"type": "boolean"}}
+    for key, kind in spec.output.items():
+        props[key] = {"type": kind}
+    props["error"] = ERROR_SCHEMA
+    return {"type": "object", "properties": props, "required": ["is_extension"]}
+
+
+class _RawArguments(ArgModelBase):
+    """Accepts any argument object untouched, so validation happens in :func:`execute`."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"arguments": dict(self.model_extra or {})}
+
+
+def _text(summary: str, structured: dict[str, Any]) -> str:
+    return f"{summary}\n{json.dumps(structured, ensure_ascii=False, separators=(',', ':'))}"
+
+
+def _error_result(spec: ToolSpec, info: ToolErrorInfo) -> CallToolResult:
+    structured: dict[str, Any] = {"is_extension": spec.extension, "error": info.public()}
+    lead = f"{EXTENSION_BANNER}\n" if spec.extension else ""
+    summary = f"{lead}Error {info.code}: {info.message} Fix: {info.fix}"
+    return CallToolResult(
+        content=[TextContent(type="text", text=_text(summary, structured))],
+        structured_content=structured,
+        is_error=True,
+    )
+
+
+async def execute(spec: ToolSpec, rails: Rails, arguments: dict[str, Any]) -> CallToolResult:
+    """Validate, run, and shape one tool call. Nothing raised here reaches the client."""
+    try:
+        args = spec.input_model.model_validate(arguments)
+    except ValidationError as exc:
+        info = arguments_error(spec.name, spec.input_model, arguments, exc)
+        log.info("tool %s refused arguments: %s at %s", spec.name, info.code, info.field)
+        return _error_result(spec, info)
+    try:
+        result = await spec.handler(rails, args)
+    except ToolFailure as failure:
+        log.info("tool %s failed: %s", spec.name, failure.info.code)
+        return _error_result(spec, failure.info)
+    except Exception:
+        log.exception("tool %s raised unexpectedly", spec.name)
+        return _error_result(spec, internal_error(spec.name))
+    structured = {"is_extension": spec.extension, **result.data}
+    summary = f"{EXTENSION_BANNER}\n{result.summary}" if spec.extension else result.summary
+    return CallToolResult(
+        content=[TextContent(type="text", text=_text(summary, structured))],
+        structured_content=structured,
+    )
+
+
+def _tool(spec: ToolSpec, rails: Rails) -> Tool:
+    async def run(arguments: dict[str, Any]) -> CallToolResult:
+        return await execute(spec, rails, arguments)
+
+    run.__name__ = spec.name
+    input_schema = compact_schema(spec.input_model)
+    input_schema["additionalProperties"] = False
+    return Tool(
+        fn=run,
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        parameters=input_schema,
+        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_schema=output_schema(spec)),
+        is_async=True,
+        context_kwarg=None,
+        annotations=spec.annotations,
+    )
+
+
+def build_server(rails: Rails) -> MCPServer:
+    """An ``MCPServer`` with the thirteen tools over ``rails``, ready for any transport."""
+    return MCPServer(
+        name="rails-mcp",
+        title="Rails parts ordering",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        tools=[_tool(spec, rails) for spec in TOOLS],
+        log_level="WARNING",
+    )

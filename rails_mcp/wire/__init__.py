@@ -1,0 +1,1 @@
+"""The Rails Integrations API (2026-01) as code: models, errors and the method table."""
