@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
+import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rails_mcp.config import ConfigError
+from rails_mcp.fast_stdio import serve_stdio
 
 __all__ = ["BearerTokenMiddleware", "Transport", "http_app", "is_loopback", "security_settings", "serve"]
 
@@ -110,6 +112,13 @@ def http_app(
     return BearerTokenMiddleware(app, token) if token else app
 
 
+async def run_stdio(server: MCPServer) -> None:
+    """Serve ``server`` on this process's stdin/stdout until the host closes them."""
+    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]  # the SDK runs it so too
+    async with serve_stdio() as (read_stream, write_stream):
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
 def serve(
     server: MCPServer,
     transport: Transport,
@@ -122,7 +131,7 @@ def serve(
 ) -> None:
     """Run ``server`` on ``transport`` until interrupted."""
     if transport == "stdio":
-        server.run("stdio")
+        anyio.run(run_stdio, server)
         return
     app = http_app(
         server,

@@ -137,14 +137,20 @@ def job_ctx(tool: str, job: m.Identity, **kw: Any) -> WireContext:
     )
 
 
-def procurement_ctx(tool: str, procurement_id: UUID, **kw: Any) -> WireContext:
+def procurement_ctx(
+    tool: str,
+    procurement_id: UUID,
+    *,
+    not_found_fix: str = (
+        "Use a procurement id from list_procurements for the job (ids of other jobs' or "
+        "tenants' orders are not visible)."
+    ),
+    **kw: Any,
+) -> WireContext:
     return WireContext(
         tool=tool,
         not_found=f"No procurement {procurement_id} is visible to this credential.",
-        not_found_fix=(
-            "Use a procurement id from list_procurements for the job (ids of other jobs' or "
-            "tenants' orders are not visible)."
-        ),
+        not_found_fix=not_found_fix,
         not_found_next_tool="list_procurements",
         **kw,
     )

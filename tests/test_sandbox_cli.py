@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from sandbox_support import API, INSTALL, JOB, QUICKSTART_SELECTIONS, SUPPLIER, call
+
+from tests.sandbox_support import API, INSTALL, JOB, QUICKSTART_SELECTIONS, SUPPLIER, call
 
 pytestmark = pytest.mark.subprocess
 
@@ -225,7 +226,17 @@ def test_the_quickstart_transcript_runs_verbatim_against_the_cli_sandbox(
     base = sandbox_process(tmp_path / "sandbox.sqlite3")
     have_curl = shutil.which("curl") is not None and shutil.which("jq") is not None
     steps = (quickstart_with_curl if have_curl else quickstart_with_httpx)(base, "quickstart-ci")
+    assert_quickstart_shapes(steps)
 
+
+def test_the_quickstart_steps_replayed_with_httpx_print_the_same_shapes(
+    sandbox_process: Callable[[Path], str], tmp_path: Path
+):
+    base = sandbox_process(tmp_path / "sandbox.sqlite3")
+    assert_quickstart_shapes(quickstart_with_httpx(base, "quickstart-httpx"))
+
+
+def assert_quickstart_shapes(steps: dict[str, Any]) -> None:
     assert set(steps["STEP1"]) == {"api_key", "integration_id"}
     assert steps["STEP1"]["api_key"].startswith("partly_")
     assert len(steps["STEP1"]["api_key"]) == len("partly_") + 32

@@ -13,12 +13,12 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sandbox_support import API, INSTALL, JOB, QUICKSTART_SELECTIONS, REPAIRER, SUPPLIER, call
 
 from rails_mcp.sandbox import create_app
 from rails_mcp.sandbox.world import RULES, Rule
 from rails_mcp.wire.errors import HTTP_STATUS_BY_CODE
 from rails_mcp.wire.methods import METHODS
+from tests.sandbox_support import API, INSTALL, JOB, QUICKSTART_SELECTIONS, REPAIRER, SUPPLIER, call
 
 pytestmark = pytest.mark.anyio
 
@@ -220,7 +220,9 @@ async def test_install_needs_no_credentials_and_ignores_stale_ones(sandbox: http
 
 @pytest.mark.parametrize("tenant", ["", "Upper", "a b", "../x", "x" * 65, "ünï".encode()])
 async def test_an_invalid_tenant_name_is_a_bad_request(sandbox: httpx2.AsyncClient, tenant: str | bytes):
-    response = await sandbox.post(JOBS_GET, json=BODY, headers={**REPAIRER, "x-partifact-tenant": tenant})
+    raw = tenant if isinstance(tenant, bytes) else tenant.encode()
+    headers = {k.encode(): v.encode() for k, v in REPAIRER.items()} | {b"x-partifact-tenant": raw}
+    response = await sandbox.post(JOBS_GET, json=BODY, headers=headers)
     assert_error(response, 400, "bad_request")
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_support import (
+from starlette.applications import Starlette
+
+from tests.sandbox_support import (
     AMI,
     INSTALL,
     JOB,
@@ -29,7 +31,6 @@ from sandbox_support import (
     selection,
     walk_keys,
 )
-from starlette.applications import Starlette
 
 pytestmark = pytest.mark.anyio
 

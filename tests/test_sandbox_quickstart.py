@@ -6,7 +6,8 @@ import re
 
 import httpx2
 import pytest
-from sandbox_support import (
+
+from tests.sandbox_support import (
     INSTALL,
     JOB,
     JOB_ID,

@@ -7,7 +7,9 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
-from sandbox_support import (
+
+from rails_mcp.sandbox.store import reset_tenant
+from tests.sandbox_support import (
     INSTALL,
     JOB,
     PR1,
@@ -18,8 +20,6 @@ from sandbox_support import (
     part,
     place_quickstart,
 )
-
-from rails_mcp.sandbox.store import reset_tenant
 
 pytestmark = pytest.mark.anyio
 
@@ -281,3 +281,17 @@ async def test_a_placement_and_the_confirm_of_pr1_do_not_lose_each_others_writes
     parts = await call(sandbox, "repairer.jobs.parts.list", {"job_identity": JOB})
     ordered = {p["id"] for p in parts.json()["items"] if p["status"] == "ordered"}
     assert ordered == {part(1), part(4), part(6)}
+
+
+async def test_tenants_keep_their_own_state_when_more_exist_than_the_cache_holds(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("rails_mcp.sandbox.store.CACHED_WORLDS", 2)
+    tenants = [f"t{i}" for i in range(5)]
+    async with asgi_client(db_path) as client:
+        for tenant in tenants[::2]:
+            await place_quickstart(client, tenant=tenant)
+        for _ in range(2):
+            for i, tenant in enumerate(tenants):
+                expected = ["PR-1", "PR-2"] if i % 2 == 0 else ["PR-1"]
+                assert await references(client, tenant) == expected

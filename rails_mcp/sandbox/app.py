@@ -22,7 +22,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -147,11 +147,14 @@ class Sandbox:
             raise e.PayloadTooLarge()
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise e.PayloadTooLarge()
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise e.PayloadTooLarge()
+                chunks.append(chunk)
+        except ClientDisconnect:  # nobody is left to answer; not a bug of ours
+            raise e.BadRequest(detail="the client went away mid-body") from None
         return b"".join(chunks)
 
     async def _world(self, tenant: str, now: float) -> World:
@@ -168,6 +171,8 @@ class Sandbox:
             now - state.last_active >= self._touch_interval
             and now - self._touched.get(tenant, -math.inf) >= self._touch_interval
         ):
+            if len(self._touched) > 4096:  # forget old tenants; worst case, one extra touch
+                self._touched.clear()
             self._touched[tenant] = now
             await anyio.to_thread.run_sync(store.touch, tenant, now)
         return store.world(tenant, state.version)

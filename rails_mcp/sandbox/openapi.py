@@ -9,7 +9,7 @@ Two documents, as the seed documents keep them apart: ``/openapi.json`` is the p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
@@ -40,6 +40,10 @@ _ERROR_TEXT = {
 }
 
 
+def _is_ref(schema: object) -> bool:
+    return isinstance(schema, dict) and "$ref" in schema
+
+
 class _WireSchema(GenerateJsonSchema):
     """pydantic's generator, adjusted to say what the wire says.
 
@@ -49,11 +53,8 @@ class _WireSchema(GenerateJsonSchema):
 
     def union_schema(self, schema: core_schema.UnionSchema) -> dict[str, Any]:
         generated = super().union_schema(schema)
-        choices = generated.get("anyOf")
-        if isinstance(choices, list) and all(
-            isinstance(c, dict) and "$ref" in c
-            for c in choices  # pyright: ignore[reportUnknownVariableType]
-        ):
+        choices: object = generated.get("anyOf")
+        if isinstance(choices, list) and all(map(_is_ref, cast("list[object]", choices))):
             generated["oneOf"] = generated.pop("anyOf")
         return generated
 

@@ -19,6 +19,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ DEFAULT_TENANT = ""
 TENANT_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 
 _BUSY_TIMEOUT_MS = 30_000
+#: How many tenants' parsed worlds a process keeps; the rest are re-read on demand.
+CACHED_WORLDS = 256
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
     name        TEXT PRIMARY KEY,
@@ -88,7 +91,10 @@ class Store:
             self._read_conn, self._read_lock = self._connect(target, wal=True), threading.Lock()
         with self._write_lock:
             self._write_conn.execute(_SCHEMA)
-        self._cache: dict[str, tuple[int, World]] = {}
+        #: Parsed worlds by tenant, least recently used first; bounded, since any caller
+        #: can conjure a tenant by naming it.
+        self._cache: OrderedDict[str, tuple[int, World]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @staticmethod
     def _connect(target: str, *, wal: bool) -> sqlite3.Connection:
@@ -130,9 +136,11 @@ class Store:
 
         The returned world is shared: callers must treat it as read-only.
         """
-        cached = self._cache.get(tenant)
-        if cached is not None and cached[0] >= version:
-            return cached[1]
+        with self._cache_lock:
+            cached = self._cache.get(tenant)
+            if cached is not None and cached[0] >= version:
+                self._cache.move_to_end(tenant)
+                return cached[1]
         with self._read_lock:
             rows = self._read_conn.execute(
                 "SELECT world, version FROM tenants WHERE name = ?", (tenant,)
@@ -145,9 +153,13 @@ class Store:
         return world
 
     def _remember(self, tenant: str, version: int, world: World) -> None:
-        cached = self._cache.get(tenant)
-        if cached is None or cached[0] < version:
-            self._cache[tenant] = (version, world)
+        with self._cache_lock:
+            cached = self._cache.get(tenant)
+            if cached is None or cached[0] < version:
+                self._cache[tenant] = (version, world)
+            self._cache.move_to_end(tenant)
+            while len(self._cache) > CACHED_WORLDS:
+                self._cache.popitem(last=False)
 
     # --- writes (run them in a worker thread) ---------------------------------------------------
 

@@ -1,0 +1,140 @@
+"""rails-mcp's overhead, side by side in one run (issue 3's three figures).
+
+1. Tool-call p50 through MCP over stdio (``get_repair_job``) against the raw wire call
+   (``repairer.jobs.get``) to the same ``rails-mcp sandbox`` over loopback HTTP. Target ≤ 2.0.
+2. Cold start to a ``tools/list`` answer: ``python -m rails_mcp`` against a bare MCPServer
+   with one tool (``bench/bare_server.py``). Target ≤ 1.3.
+3. The size of ``tools/list`` in tokens (characters ÷ 4). Target ≤ 6,000.
+
+Run: ``python bench/bench_mcp.py [--calls 300] [--starts 7]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import httpx2
+from mcp import Client, StdioServerParameters
+
+HERE = Path(__file__).resolve().parent
+JOB = {"external": "CCC-2026-04817"}
+HEADERS = {
+    "Authorization": "Bearer partly_demo_repairer_3f8a1c0d9e2b4a67b1c2",
+    "Partly-Integration-ID": "0c000000-0000-4000-8000-000000000001",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(state: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAILS_")}
+    env["RAILS_STATE_DIR"] = state
+    env.update(extra)
+    return env
+
+
+def p50_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+async def raw_wire(base: str, calls: int) -> list[float]:
+    samples: list[float] = []
+    async with httpx2.AsyncClient(base_url=base, headers=HEADERS) as http:
+        for i in range(calls + 20):
+            t = time.perf_counter()
+            r = await http.post("/api/2026-01/repairer.jobs.get", json={"identity": JOB})
+            r.raise_for_status()
+            if i >= 20:
+                samples.append(time.perf_counter() - t)
+    return samples
+
+
+async def through_mcp(base: str, state: str, calls: int) -> list[float]:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "rails_mcp"], env=env_for(state, RAILS_BASE_URL=base)
+    )
+    samples: list[float] = []
+    async with Client(params) as client:
+        for i in range(calls + 20):
+            t = time.perf_counter()
+            r = await client.call_tool("get_repair_job", {"job": JOB})
+            assert not r.is_error, r.content
+            if i >= 20:
+                samples.append(time.perf_counter() - t)
+    return samples
+
+
+async def cold_start(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+    t = time.perf_counter()
+    params = StdioServerParameters(command=sys.executable, args=args, env=env)
+    async with Client(params, mode="legacy") as client:
+        listed = await client.list_tools()
+    elapsed = time.perf_counter() - t
+    text = json.dumps([tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in listed.tools])
+    return elapsed, text
+
+
+async def main(calls: int, starts: int) -> None:
+    with tempfile.TemporaryDirectory() as state:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        sandbox = subprocess.Popen(
+            [sys.executable, "-m", "rails_mcp", "sandbox", "--port", str(port), "--db", f"{state}/bench.db", "--no-idle-reset"],
+            env=env_for(state),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    httpx2.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx2.TransportError:
+                    time.sleep(0.1)
+            raw = await raw_wire(base, calls)
+            mcp = await through_mcp(base, state, calls)
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+
+        ours: list[float] = []
+        bare: list[float] = []
+        listing = ""
+        for _ in range(starts):
+            elapsed, listing = await cold_start(["-m", "rails_mcp"], env_for(state, RAILS_TENANT="cold"))
+            ours.append(elapsed)
+            elapsed, _ = await cold_start([str(HERE / "bare_server.py")], env_for(state))
+            bare.append(elapsed)
+
+    raw_p50, mcp_p50 = p50_ms(raw), p50_ms(mcp)
+    ours_p50, bare_p50 = p50_ms(ours), p50_ms(bare)
+    tokens = len(listing) / 4
+    print(f"tool call p50 via MCP stdio   {mcp_p50:8.2f} ms   (get_repair_job, {calls} calls)")
+    print(f"raw wire call p50 over HTTP   {raw_p50:8.2f} ms   (repairer.jobs.get, same sandbox)")
+    print(f"  ratio                       {mcp_p50 / raw_p50:8.2f}      target <= 2.0")
+    print(f"cold start to tools/list      {ours_p50:8.1f} ms   (python -m rails_mcp, median of {starts})")
+    print(f"bare MCPServer, one tool      {bare_p50:8.1f} ms")
+    print(f"  ratio                       {ours_p50 / bare_p50:8.2f}      target <= 1.3")
+    print(f"tools/list size               {tokens:8.0f} tokens ({len(listing)} chars / 4)   target <= 6000")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--starts", type=int, default=7)
+    ns = parser.parse_args()
+    anyio.run(main, ns.calls, ns.starts)
