@@ -84,7 +84,9 @@ async def cold_start(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     async with Client(params, mode="legacy") as client:
         listed = await client.list_tools()
     elapsed = time.perf_counter() - t
-    text = json.dumps([tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in listed.tools])
+    text = json.dumps(
+        [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in listed.tools]
+    )
     return elapsed, text
 
 
@@ -93,7 +95,17 @@ async def main(calls: int, starts: int) -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         sandbox = subprocess.Popen(
-            [sys.executable, "-m", "rails_mcp", "sandbox", "--port", str(port), "--db", f"{state}/bench.db", "--no-idle-reset"],
+            [
+                sys.executable,
+                "-m",
+                "rails_mcp",
+                "sandbox",
+                "--port",
+                str(port),
+                "--db",
+                f"{state}/bench.db",
+                "--no-idle-reset",
+            ],
             env=env_for(state),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -133,7 +145,9 @@ async def main(calls: int, starts: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--starts", type=int, default=7)
     ns = parser.parse_args()

@@ -471,6 +471,42 @@ def _translate(err: ErrorDetails) -> _Problem:
     return _Problem(where, f"`{where}` is not valid ({kind}).", f"Fix `{where}` to match the input schema.")
 
 
+def _branch_at(loc: tuple[int | str, ...]) -> int | None:
+    """Where a union variant's tag (a model name such as ``ExternalIdentity``) sits in ``loc``."""
+    for i, item in enumerate(loc):
+        if isinstance(item, str) and item[:1].isupper():
+            return i
+    return None
+
+
+def _closest_branches(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Of a union's failed variants, keep only the errors of the one(s) the input came closest to.
+
+    ``{"external": 4817}`` fails both identity variants; reporting the ``{"id"}`` variant's
+    "id is required, external is not accepted" would tell the agent to drop the right key.
+    The closest variant has the fewest missing or unexpected keys, then the fewest errors.
+    """
+    scores: dict[tuple[int | str, ...], dict[str, tuple[int, int]]] = {}
+    for err in errors:
+        at = _branch_at(err["loc"])
+        if at is None:
+            continue
+        branches = scores.setdefault(err["loc"][:at], {})
+        structural, total = branches.get(str(err["loc"][at]), (0, 0))
+        structural += err["type"] in {"missing", "extra_forbidden"}
+        branches[str(err["loc"][at])] = (structural, total + 1)
+    kept: list[ErrorDetails] = []
+    for err in errors:
+        at = _branch_at(err["loc"])
+        if at is None:
+            kept.append(err)
+            continue
+        branches = scores[err["loc"][:at]]
+        if branches[str(err["loc"][at])] == min(branches.values()):
+            kept.append(err)
+    return kept
+
+
 def _root(field: str) -> str:
     return field.split(".", 1)[0].split("[", 1)[0]
 
@@ -485,7 +521,11 @@ def arguments_error(
 ) -> ToolErrorInfo:
     """Explain why ``raw`` does not fit ``model``, with a replayable correction when we can make one."""
     repaired, problems = repair_arguments(model, raw)
-    translated = [_translate(e) for e in error.errors(include_url=False)]
+    translated: list[_Problem] = []
+    for err in _closest_branches(error.errors(include_url=False)):
+        problem = _translate(err)
+        if problem not in translated:
+            translated.append(problem)
     # A repaired field's own diagnosis beats the schema's (e.g. one line for external_id, not
     # one per identity variant).
     repaired_roots = {_root(p.field) for p in problems}

@@ -165,6 +165,7 @@ def plan_placement(
         chosen.append(offer)
     _check_no_overlap(chosen)
     covered = [pid for o in chosen for pid in o.job_part_ids]
+    pending = any(pid not in ordered for pid in covered)
 
     suppliers = {o.supplier_business_id for o in chosen}
     if len(suppliers) > 1:
@@ -173,7 +174,7 @@ def plan_placement(
             "mixed_suppliers",
             f"The selected offers come from {len(suppliers)} suppliers; one procurement is "
             "placed with exactly one supplier.",
-            _fix_with_alternatives(alternatives, "Select offers from a single confirmable supplier"),
+            _fix_with_alternatives(alternatives, "Select offers from a single confirmable supplier", pending),
             field="offer_selections",
             alternatives=alternatives,
         )
@@ -184,7 +185,7 @@ def plan_placement(
             "unconfirmable_supplier",
             f"Supplier {supplier} has no confirming credential here, so an order placed with it "
             "could never reach order_confirmed (it would be stranded in order_requested).",
-            _fix_with_alternatives(alternatives, "Choose offers from a confirmable supplier"),
+            _fix_with_alternatives(alternatives, "Choose offers from a confirmable supplier", pending),
             field="offer_selections",
             valid_values=sorted(str(s) for s in confirmable),
             alternatives=alternatives,
@@ -195,7 +196,10 @@ def plan_placement(
         raise GuardRefusal(
             "part_already_ordered",
             f"Part(s) {', '.join(map(str, already))} are already ordered on another procurement.",
-            _fix_with_alternatives(alternatives, "Drop the selections for parts already ordered"),
+            _fix_with_alternatives(alternatives, "Drop the selections for parts already ordered")
+            if alternatives
+            else "Nothing in this selection can be placed: every offer covers a part already ordered "
+            "(list_procurements shows the order); recommend_basket shows what is still orderable.",
             field="offer_selections",
             alternatives=alternatives,
         )
@@ -236,7 +240,12 @@ def _check_no_overlap(chosen: Sequence[OfferV1]) -> None:
         seen |= set(offer.job_part_ids)
 
 
-def _fix_with_alternatives(alternatives: Sequence[OfferV1], lead: str) -> str:
+def _fix_with_alternatives(alternatives: Sequence[OfferV1], lead: str, pending: bool = True) -> str:
+    if not alternatives and not pending:
+        return (
+            "Nothing to place: the selected parts are already ordered (list_procurements shows the "
+            "order); recommend_basket shows what is still orderable."
+        )
     if not alternatives:
         return f"{lead}; no confirmable supplier offers these parts, so they cannot be ordered here."
     names = ", ".join(f"{o.name} ({o.sellable_id})" for o in alternatives)

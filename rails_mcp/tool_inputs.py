@@ -151,22 +151,34 @@ class ReconcileInvoiceInput(ToolInput):
 
 
 def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema with ``$ref`` inlined and titles dropped: fewer tokens per list."""
+    """The model's JSON schema, cut down for ``tools/list``: fewer tokens, same contract.
+
+    ``$ref`` is inlined (with the referenced model's own docstring dropped: the field's
+    description says what the agent needs), titles go, and an optional field's
+    ``anyOf: [X, null]`` with ``default: null`` becomes plain ``X``: omitting it says "none".
+    """
     schema = model.model_json_schema()
     defs = cast("dict[str, Any]", schema.pop("$defs", {}))
 
     def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            items = cast("dict[str, Any]", node)
-            ref = items.get("$ref")
-            if isinstance(ref, str):
-                resolved = walk(defs[ref.rsplit("/", 1)[-1]])
-                extra = {k: walk(v) for k, v in items.items() if k != "$ref"}
-                return {**resolved, **extra}
-            return {k: walk(v) for k, v in items.items() if not (k == "title" and isinstance(v, str))}
         if isinstance(node, list):
             return [walk(v) for v in cast("list[Any]", node)]
-        return node
+        if not isinstance(node, dict):
+            return node
+        items = cast("dict[str, Any]", node)
+        ref = items.get("$ref")
+        if isinstance(ref, str):
+            resolved = {k: v for k, v in walk(defs[ref.rsplit("/", 1)[-1]]).items() if k != "description"}
+            return {**resolved, **{k: walk(v) for k, v in items.items() if k != "$ref"}}
+        out = {k: walk(v) for k, v in items.items() if not (k == "title" and isinstance(v, str))}
+        variants = out.get("anyOf")
+        if isinstance(variants, list) and "default" in out and out["default"] is None:
+            kept = [v for v in cast("list[Any]", variants) if v != {"type": "null"}]
+            if len(kept) < len(cast("list[Any]", variants)):
+                del out["default"]
+                del out["anyOf"]
+                out = {**kept[0], **out} if len(kept) == 1 else {"anyOf": kept, **out}
+        return out
 
     result = cast("dict[str, Any]", walk(schema))
     result.pop("description", None)

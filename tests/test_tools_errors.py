@@ -150,7 +150,9 @@ async def test_an_offer_from_another_jobs_basket_is_not_in_this_jobs_basket(tmp_
     other = {"external": "NEW-1"}
     async with mcp_session(tmp_path) as s:
         await s.ok("open_repair_job", {"job": other})
-        await s.ok("identify_parts", {"job": other, "parts": [{"description": "Grille assembly", "quantity": 1}]})
+        await s.ok(
+            "identify_parts", {"job": other, "parts": [{"description": "Grille assembly", "quantity": 1}]}
+        )
         basket = await s.ok("recommend_basket", {"job": other})
         foreign = basket["ready_selection"]["offer_selections"]
         before = await s.snapshot()
@@ -266,14 +268,22 @@ async def test_placing_the_same_offers_twice_refuses_the_second_and_keeps_one_or
 ARGUMENT_MISTAKES: list[tuple[str, dict[str, Any], str]] = [
     # wrong types
     ("get_repair_job", {"job": {"external": 4817}}, "job.external"),
-    ("identify_parts", {"job": JOB, "parts": [{"description": "Grille", "quantity": "1"}]}, "parts[0].quantity"),
+    (
+        "identify_parts",
+        {"job": JOB, "parts": [{"description": "Grille", "quantity": "1"}]},
+        "parts[0].quantity",
+    ),
     ("place_procurement", {**QUICKSTART, "dry_run": "yes"}, "dry_run"),
     ("place_procurement", {"job": JOB, "offer_selections": {"sellable_id": offer(7)}}, "offer_selections"),
     ("track_procurement", {"procurement_id": "PR-1"}, "procurement_id"),
     ("track_procurement", {"procurement_id": PR1, "view": "buyer"}, "view"),
     ("confirm_procurement", {"procurement_id": 1}, "procurement_id"),
     ("prepare_vehicle", {"identifiers": []}, "identifiers"),
-    ("identify_parts", {"job": JOB, "parts": [{"description": "Grille", "quantity": 0}]}, "parts[0].quantity"),
+    (
+        "identify_parts",
+        {"job": JOB, "parts": [{"description": "Grille", "quantity": 0}]},
+        "parts[0].quantity",
+    ),
     # missing keys
     ("get_repair_job", {}, "job"),
     ("identify_parts", {"job": JOB}, "parts"),
@@ -399,7 +409,9 @@ async def test_a_job_with_both_identity_keys_is_refused_with_one_kept(tmp_path: 
 async def test_bare_vehicle_identifier_strings_are_wrapped_into_objects(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
         error = await s.fail("prepare_vehicle", {"identifiers": ["JTDBR32E730012345", "MJL472"]})
-        assert error["example_arguments"] == {"identifiers": [{"vin": "JTDBR32E730012345"}, {"vrm": "MJL472"}]}
+        assert error["example_arguments"] == {
+            "identifiers": [{"vin": "JTDBR32E730012345"}, {"vrm": "MJL472"}]
+        }
         out = await replay(s, "prepare_vehicle", error)
     assert out["queued"] == 2
 
@@ -592,7 +604,9 @@ async def test_an_unexpected_failure_inside_a_tool_is_an_internal_error_without_
     from rails_mcp.config import DEMO_REPAIRER
     from rails_mcp.tools import Rails
 
-    client = RailsClient(base_url="http://x.invalid", repairer=Credentials(*DEMO_REPAIRER), transport=Exploding())
+    client = RailsClient(
+        base_url="http://x.invalid", repairer=Credentials(*DEMO_REPAIRER), transport=Exploding()
+    )
     async with session_over(Rails(client)) as s:
         error = await s.fail("list_businesses", {}, "internal_error")
     assert error["retryable"] is True
