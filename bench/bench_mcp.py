@@ -90,47 +90,48 @@ async def cold_start(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, text
 
 
-async def main(calls: int, starts: int) -> None:
+def start_sandbox(state: str, port: int) -> subprocess.Popen[bytes]:
+    args = ["sandbox", "--port", str(port), "--db", f"{state}/bench.db", "--no-idle-reset"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rails_mcp", *args],
+        env=env_for(state),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("rails-mcp sandbox did not start")
+
+
+async def cold_starts(state: str, starts: int) -> tuple[list[float], list[float], str]:
+    ours: list[float] = []
+    bare: list[float] = []
+    listing = ""
+    for _ in range(starts):
+        elapsed, listing = await cold_start(["-m", "rails_mcp"], env_for(state, RAILS_TENANT="cold"))
+        ours.append(elapsed)
+        elapsed, _ = await cold_start([str(HERE / "bare_server.py")], env_for(state))
+        bare.append(elapsed)
+    return ours, bare, listing
+
+
+def main(calls: int, starts: int) -> None:
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        sandbox = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rails_mcp",
-                "sandbox",
-                "--port",
-                str(port),
-                "--db",
-                f"{state}/bench.db",
-                "--no-idle-reset",
-            ],
-            env=env_for(state),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        sandbox = start_sandbox(state, port)
         try:
-            for _ in range(100):
-                try:
-                    httpx2.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
-            raw = await raw_wire(base, calls)
-            mcp = await through_mcp(base, state, calls)
+            raw = anyio.run(raw_wire, base, calls)
+            mcp = anyio.run(through_mcp, base, state, calls)
         finally:
             sandbox.terminate()
             sandbox.wait(timeout=10)
-
-        ours: list[float] = []
-        bare: list[float] = []
-        listing = ""
-        for _ in range(starts):
-            elapsed, listing = await cold_start(["-m", "rails_mcp"], env_for(state, RAILS_TENANT="cold"))
-            ours.append(elapsed)
-            elapsed, _ = await cold_start([str(HERE / "bare_server.py")], env_for(state))
-            bare.append(elapsed)
+        ours, bare, listing = anyio.run(cold_starts, state, starts)
 
     raw_p50, mcp_p50 = p50_ms(raw), p50_ms(mcp)
     ours_p50, bare_p50 = p50_ms(ours), p50_ms(bare)
@@ -151,4 +152,4 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--starts", type=int, default=7)
     ns = parser.parse_args()
-    anyio.run(main, ns.calls, ns.starts)
+    main(ns.calls, ns.starts)

@@ -81,6 +81,8 @@ class WireContext:
     not_found_next_tool: str | None = None
     unprocessable_fix: str | None = None
     example_arguments: dict[str, Any] | None = None
+    #: Which configured credential the call used: a refused supplier key needs its own fix.
+    credential: str = "repairer"
 
 
 _WIRE_FIXES: dict[str, tuple[str, str | None]] = {
@@ -151,6 +153,13 @@ def wire_error(exc: RailsError, ctx: WireContext) -> ToolErrorInfo:
         next_tool = ctx.not_found_next_tool
     elif code == "unprocessable" and ctx.unprocessable_fix:
         fix = ctx.unprocessable_fix
+    elif code == "unauthorized" and (
+        ctx.credential == "supplier" or (exc.method or "").startswith("supplier.")
+    ):
+        fix = (
+            "The supplier credential was refused: set RAILS_SUPPLIER_API_KEY and "
+            "RAILS_SUPPLIER_INTEGRATION_ID and restart the server."
+        )
     if code in {"not_found", "unprocessable", "work_provider_not_found", "bad_request"}:
         example = ctx.example_arguments
     if exc.retryable:

@@ -353,7 +353,7 @@ async def _basket_and_parts(
     ctx = job_ctx(tool, job)
     basket = await wire(ctx, rails.client.repairer.jobs.baskets.latest.get(job_identity=job))
     parts = await wire(ctx, rails.client.repairer.jobs.parts.list(job_identity=job))
-    confirmable = await wire(WireContext(tool), rails.confirmable_suppliers())
+    confirmable = await wire(WireContext(tool, credential="supplier"), rails.confirmable_suppliers())
     return basket, parts.items, confirmable
 
 
@@ -588,7 +588,9 @@ async def confirm_procurement(rails: Rails, args: ConfirmProcurementInput) -> To
     ident = m.IdIdentity(id=args.procurement_id)
     ctx = procurement_ctx("confirm_procurement", args.procurement_id)
     before = await wire(ctx, rails.client.repairer.procurements.get(identity=ident))
-    confirmable = await wire(ctx, rails.confirmable_suppliers())
+    confirmable = await wire(
+        WireContext("confirm_procurement", credential="supplier"), rails.confirmable_suppliers()
+    )
     if before.supplier_business.id not in confirmable:
         raise ToolFailure(
             ToolErrorInfo(

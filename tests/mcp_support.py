@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,8 +148,10 @@ def check_result(tool: Tool, result: CallToolResult) -> dict[str, Any]:
         for key in ERROR_KEYS:
             assert key in error, f"{tool.name}: error lacks {key}"
         assert isinstance(error["retryable"], bool)
-        assert error["message"] and error["fix"]
-        assert error["code"] in summary and error["fix"] in summary
+        assert error["message"]
+        assert error["fix"]
+        assert error["code"] in summary
+        assert error["fix"] in summary
     else:
         assert "error" not in structured
     return structured
@@ -232,13 +234,15 @@ class LossyTransport(httpx2.AsyncBaseTransport):
 
     ``lose_after[method] = n``: the next n calls reach the sandbox (and take effect) but
     their answer is lost. ``lose_before[method] = n``: the next n calls are lost before
-    the sandbox sees them.
+    the sandbox sees them. ``before[method]``: run once just before the next such call is
+    forwarded (another client's write landing first, say).
     """
 
     def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
         self.lose_after: dict[str, int] = {}
         self.lose_before: dict[str, int] = {}
+        self.before: dict[str, Callable[[], Awaitable[object]]] = {}
         self.reached: list[str] = []
 
     @staticmethod
@@ -253,6 +257,9 @@ class LossyTransport(httpx2.AsyncBaseTransport):
         method = wire_method(request)
         if self._take(self.lose_before, method):
             raise httpx2.ReadTimeout(f"lost before {method}", request=request)
+        hook = self.before.pop(method, None)
+        if hook is not None:
+            await hook()
         response = await self.inner.handle_async_request(request)
         self.reached.append(method)
         if self._take(self.lose_after, method):

@@ -8,11 +8,11 @@ succeed when replayed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import anyio
 import httpx2
 import pytest
 
@@ -50,9 +50,8 @@ CONFIRM = "supplier.procurements.confirm"
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate_environment(monkeypatch, tmp_path)
-    yield
 
 
 async def replay(s: Session, name: str, error: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +259,8 @@ async def test_placing_the_same_offers_twice_refuses_the_second_and_keeps_one_or
         error = await s.fail("place_procurement", QUICKSTART, "part_already_ordered")
         assert await s.snapshot() == after_first
         assert await s.procurement_count() == count + 1
-    assert part(4) in error["message"] and part(6) in error["message"]
+    assert part(4) in error["message"]
+    assert part(6) in error["message"]
 
 
 # --- arguments that do not fit: enriched, never protocol errors ------------------------------
@@ -423,6 +423,16 @@ async def test_an_unknown_argument_names_the_arguments_that_exist_and_a_replay_w
         await replay(s, "list_parts", error)
 
 
+async def test_external_id_inside_a_part_identity_is_corrected_with_a_replayable_example(tmp_path: Path):
+    parts = [{"description": "Bonnet", "quantity": 1, "identity": {"external_id": "P-BONNET"}}]
+    async with mcp_session(tmp_path) as s:
+        error = await s.fail("identify_parts", {"job": JOB, "parts": parts}, "invalid_arguments")
+        assert error["did_you_mean"] == "external"
+        assert error["field"] == "parts[0].identity.external_id"
+        out = await replay(s, "identify_parts", error)
+    assert [p["external_id"] for p in out["parts"] if p["description"] == "Bonnet"] == ["P-BONNET"]
+
+
 # --- wire errors, with the context only the tool knows ---------------------------------------
 
 UNKNOWN_JOB = {"external": "NO-SUCH-JOB"}
@@ -578,6 +588,17 @@ async def test_confirming_a_procurement_placed_with_an_unconfirmable_supplier_is
     assert error["retryable"] is False
 
 
+async def test_changing_the_quantity_of_an_ordered_part_is_unprocessable_with_its_own_fix(tmp_path: Path):
+    ordered = [{"description": "Front bumper cover", "quantity": 3, "identity": {"id": part(1)}}]
+    async with mcp_session(tmp_path) as s:
+        before = await s.snapshot()
+        error = await s.fail("identify_parts", {"job": JOB, "parts": ordered}, "unprocessable")
+        assert await s.snapshot() == before
+    assert error["http_status"] == 422
+    assert "ordered" in error["fix"]
+    assert "list_parts" in error["fix"]
+
+
 async def test_an_unknown_work_provider_points_to_list_work_providers(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
         error = await s.fail(
@@ -619,6 +640,52 @@ async def test_every_tool_fails_as_a_tool_result_and_never_as_a_protocol_error(t
         for name in TOOL_NAMES:
             error = await s.fail(name, {"unexpected_argument": {"deep": [1, 2, 3]}})
             assert error["code"] == "invalid_arguments"
+
+
+async def test_two_simultaneous_placements_of_the_same_offers_place_exactly_one_order(tmp_path: Path):
+    outcomes: list[Any] = []
+    async with mcp_session(tmp_path) as s:
+
+        async def place() -> None:
+            outcomes.append(await s.call("place_procurement", QUICKSTART))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(place)
+            tg.start_soon(place)
+        assert await s.procurement_count() == 2  # PR-1 and one new order
+    placed = [r for r in outcomes if not r.is_error]
+    refused = [r for r in outcomes if r.is_error]
+    assert len(placed) == 1
+    assert len(refused) == 1
+    assert refused[0].structured_content is not None
+    assert refused[0].structured_content["error"]["code"] == "part_already_ordered"
+
+
+async def test_a_placement_that_loses_the_race_after_passing_the_guard_says_who_won(tmp_path: Path):
+    rails, lossy = lossy_rails(tmp_path)
+    async with session_over(rails) as s:
+
+        async def rival() -> None:
+            await s.rails.client.repairer.procurements.insert(
+                job_identity=m.ExternalIdentity(external=JOB_EXTERNAL),
+                offer_selections=[
+                    m.OfferSelectionV1(
+                        sellable_id=UUID(offer(0x07)),
+                        supplier_business_id=UUID(S1),
+                        job_part_ids=[UUID(part(4))],
+                        quantity=1,
+                    )
+                ],
+            )
+
+        lossy.before[INSERT] = rival
+        error = await s.fail("place_procurement", QUICKSTART, "part_already_ordered")
+        assert await s.procurement_count() == 2  # PR-1 and the rival's order, nothing of ours
+    assert part(4) in error["message"]
+    assert part(6) not in error["message"]  # only the part the rival took
+    assert "meanwhile" in error["message"]
+    assert error["next_tool"] == "list_procurements"
+    assert lossy.reached.count(INSERT) == 2
 
 
 # --- lost answers: check whether a write landed, never retry it blindly -----------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate_environment(monkeypatch, tmp_path)
-    yield
 
 
 # --- tools/list ------------------------------------------------------------------------------
@@ -54,7 +52,8 @@ async def test_tools_list_returns_the_thirteen_tools_in_spec_order_with_complete
     assert tuple(t.name for t in listed.tools) == TOOL_NAMES
     for tool in listed.tools:
         assert tool.title, tool.name
-        assert tool.description and len(tool.description) > 40, tool.name
+        assert tool.description, tool.name
+        assert len(tool.description) > 40, tool.name
         assert tool.annotations is not None, tool.name
         assert tool.input_schema["type"] == "object", tool.name
         assert tool.input_schema["additionalProperties"] is False, tool.name
@@ -355,7 +354,8 @@ async def test_identify_parts_is_an_upsert_keyed_by_description_that_never_unord
     assert first == second
     assert first["counts"] == {"estimated": 6, "ordered": 1}
     hinge = [p for p in first["parts"] if p["description"] == "Bonnet hinge LH"]
-    assert len(hinge) == 1 and hinge[0]["quantity"] == 2
+    assert len(hinge) == 1
+    assert hinge[0]["quantity"] == 2
 
 
 async def test_list_parts_reports_one_ordered_and_five_estimated_seeded_parts(tmp_path: Path):
