@@ -189,3 +189,16 @@ def test_invalid_configuration_stops_start_up_with_a_message_naming_the_variable
     assert named in proc.stderr
     assert b"partly_secret_value_123" not in proc.stderr
     assert b"Traceback" not in proc.stderr
+
+
+def test_http_refuses_an_oversized_request_body_before_reading_it_all(tmp_path: Path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    huge = {**MCP_INIT, "params": {**MCP_INIT["params"], "padding": "x" * (2 * 1024 * 1024)}}
+    with running(
+        ["serve", "--transport", "streamable-http", "--port", str(port)], clean_env(tmp_path), port=port
+    ):
+        refused = httpx2.post(url, json=huge, headers=MCP_HEADERS)
+        still_fine = httpx2.post(url, json=MCP_INIT, headers=MCP_HEADERS)
+    assert refused.status_code == 413
+    assert still_fine.status_code == 200
