@@ -195,7 +195,7 @@ class RailsClient:
         started = time.perf_counter()
         try:
             response = await self._http.post(method_path(method), json=payload, headers=headers)
-        except httpx2.TransportError as exc:
+        except httpx2.RequestError as exc:  # TransportError, and DecodingError of a garbled body
             mapped = _map_transport_error(exc, method)
             log.warning("rails %s failed: %s", method, mapped.code)
             raise mapped from None
@@ -207,7 +207,7 @@ class RailsClient:
 # --- mapping foreign failures, in one place -----------------------------------------------
 
 
-def _map_transport_error(exc: httpx2.TransportError, method: str) -> RailsTransportError:
+def _map_transport_error(exc: httpx2.RequestError, method: str) -> RailsTransportError:
     """httpx2 failures → our tree. ``request_sent`` is False only when it surely never left."""
     never_sent = isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
     kind = type(exc).__name__

@@ -516,6 +516,14 @@ def _closest_branches(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     return kept
 
 
+#: Messages echo what the agent sent; a 100k-character argument must not come back as megabytes.
+_MAX_MESSAGE, _MAX_FIX, _MAX_FIELD = 2000, 1000, 200
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _root(field: str) -> str:
     return field.split(".", 1)[0].split("[", 1)[0]
 
@@ -546,8 +554,11 @@ def arguments_error(
     )
     example: dict[str, Any] | None = None
     try:
-        model.model_validate(repaired)
-        example = json.loads(json.dumps(repaired, default=str))
+        # Dumped from the validated model, not echoed: UUIDs in canonical form and no nulls,
+        # so the example fits the published input schema, not just the lenient model.
+        example = model.model_validate(repaired).model_dump(
+            mode="json", exclude_unset=True, exclude_none=True
+        )
     except ValidationError:
         example = None
     message = " ".join(p.message for p in problems[:6])
@@ -555,10 +566,10 @@ def arguments_error(
         message += f" (+{len(problems) - 6} more)"
     return ToolErrorInfo(
         code="invalid_arguments",
-        message=message,
-        fix=first.fix,
+        message=_clip(message, _MAX_MESSAGE),
+        fix=_clip(first.fix, _MAX_FIX),
         retryable=False,
-        field=first.field,
+        field=_clip(first.field, _MAX_FIELD),
         valid_values=first.valid_values,
         did_you_mean=first.did_you_mean,
         example_arguments=example,

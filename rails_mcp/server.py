@@ -67,11 +67,21 @@ class _RawArguments(ArgModelBase):
         return {"arguments": dict(self.model_extra or {})}
 
 
+def _one_line(text: str) -> str:
+    """Echoed values (a job ref, an argument name) must not break a summary across lines."""
+    return " ".join(text.splitlines())
+
+
 def _text(summary: str, structured: dict[str, Any]) -> str:
-    return f"{summary}\n{json.dumps(structured, ensure_ascii=False, separators=(',', ':'))}"
+    line = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    # json.dumps leaves U+2028, U+2029 and U+0085 raw, yet they end lines too (str.splitlines,
+    # older JavaScript): escaped, the structured content stays one JSON line.
+    line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
+    return f"{summary}\n{line}"
 
 
 def _error_result(spec: ToolSpec, info: ToolErrorInfo) -> CallToolResult:
+    info = info.model_copy(update={"message": _one_line(info.message), "fix": _one_line(info.fix)})
     structured: dict[str, Any] = {"is_extension": spec.extension, "error": info.public()}
     lead = f"{EXTENSION_BANNER}\n" if spec.extension else ""
     summary = f"{lead}Error {info.code}: {info.message} Fix: {info.fix}"
@@ -99,7 +109,8 @@ async def execute(spec: ToolSpec, rails: Rails, arguments: dict[str, Any]) -> Ca
         log.exception("tool %s raised unexpectedly", spec.name)
         return _error_result(spec, internal_error(spec.name))
     structured = {"is_extension": spec.extension, **result.data}
-    summary = f"{EXTENSION_BANNER}\n{result.summary}" if spec.extension else result.summary
+    summary = _one_line(result.summary)
+    summary = f"{EXTENSION_BANNER}\n{summary}" if spec.extension else summary
     return CallToolResult(
         content=[TextContent(type="text", text=_text(summary, structured))],
         structured_content=structured,

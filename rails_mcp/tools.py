@@ -44,9 +44,9 @@ from rails_mcp.tool_inputs import (
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import (
     MalformedResponse,
-    RailsAPIError,
     RailsError,
     RailsTransportError,
+    ServerError,
     Unprocessable,
 )
 
@@ -241,7 +241,7 @@ async def list_work_providers(rails: Rails, _: ListWorkProvidersInput) -> ToolRe
 async def _default_site(rails: Rails, job: m.Identity) -> UUID:
     try:
         return (await rails.client.repairer.jobs.get(identity=job)).repairer_site_id
-    except RailsAPIError:
+    except RailsError:  # not found, or unreadable just now: the only site will do
         pass
     sites = await wire(WireContext("open_repair_job"), rails.client.businesses.list())
     if len(sites.items) == 1:
@@ -468,7 +468,7 @@ async def place_procurement(rails: Rails, args: PlaceProcurementInput) -> ToolRe
         landed_note = None
     except Unprocessable as exc:
         raise ToolFailure(await _explain_refused_placement(rails, args.job, plan.part_ids, exc)) from None
-    except (RailsTransportError, MalformedResponse) as exc:
+    except (RailsTransportError, MalformedResponse, ServerError) as exc:  # a 5xx may follow a landing
         procurement = await _find_lost_placement(rails, args.job, plan.part_ids, exc)
         landed_note = "The answer to the placement was lost; list_procurements shows it landed."
     except RailsError as exc:
@@ -607,7 +607,7 @@ async def confirm_procurement(rails: Rails, args: ConfirmProcurementInput) -> To
     recovered = None
     try:
         await rails.client.supplier.procurements.confirm(identity=ident)
-    except (RailsTransportError, MalformedResponse):
+    except (RailsTransportError, MalformedResponse, ServerError):
         recovered = "The confirmation's answer was lost; the re-fetched order shows the outcome."
     except RailsError as exc:
         raise ToolFailure(wire_error(exc, ctx)) from None
