@@ -314,6 +314,18 @@ def _repair_identity(value: Any, where: str, problems: list[_Problem]) -> Any:
                     did_you_mean=new,
                 )
             )
+    ident = renamed.get("id")
+    if set(renamed) == {"id"} and isinstance(ident, str) and not _looks_like_uuid(ident):
+        fixed = {"external": ident}
+        problems.append(
+            _Problem(
+                f"{where}.id",
+                f"`{where}.id` must be a UUID; {ident[:80]!r} looks like your own reference.",
+                f'Send your own reference under `external`: "{where}": {json.dumps(fixed)}.',
+                did_you_mean=fixed,
+            )
+        )
+        return fixed
     if "external" in renamed and "id" in renamed:
         problems.append(
             _Problem(
@@ -386,7 +398,30 @@ def repair_arguments(model: type[BaseModel], raw: Mapping[str, Any]) -> tuple[di
 
 
 def _repair_nested(field: str, value: Any, problems: list[_Problem]) -> Any:
-    """Fix the nested mistakes: wire key names in part identities, bare VIN strings."""
+    """Fix the nested mistakes: wire key names in part identities, bare VIN strings,
+    an id sent in the wire's ``{"id": …}`` wrapper, a boolean sent as a string."""
+    if field.endswith("_id") and isinstance(value, dict) and set(cast("dict[str, Any]", value)) == {"id"}:
+        inner: Any = cast("dict[str, Any]", value)["id"]
+        problems.append(
+            _Problem(
+                field,
+                f"`{field}` is the bare id, not the wire's identity wrapper.",
+                f'Send the UUID itself: "{field}": {json.dumps(inner)}.',
+                did_you_mean=inner,
+            )
+        )
+        return inner
+    if field == "dry_run" and isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        flag = value.strip().lower() == "true"
+        problems.append(
+            _Problem(
+                field,
+                f"`{field}` must be a JSON boolean, got the string {value!r}.",
+                f'Send "{field}": {json.dumps(flag)} (no quotes).',
+                did_you_mean=flag,
+            )
+        )
+        return flag
     if field == "parts" and isinstance(value, list):
         out: list[Any] = []
         for i, item in enumerate(cast("list[Any]", value)):
