@@ -179,7 +179,7 @@ def wire_error(exc: RailsError, ctx: WireContext) -> ToolErrorInfo:
 def refusal_error(refusal: GuardRefusal, example_arguments: dict[str, Any] | None) -> ToolErrorInfo:
     return ToolErrorInfo(
         code=refusal.code,
-        message=f"Refused before the wire, nothing was placed: {refusal.message}",
+        message=f"Refused before the wire; nothing was written: {refusal.message}",
         fix=refusal.fix,
         retryable=False,
         field=refusal.field,

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from rails_mcp.wire.models import (
     BasketsLatestGetResponseV1,
+    BuyerProcurementV1,
     OfferSelectionV1,
     OfferV1,
     PartStatusV1,
@@ -28,6 +29,7 @@ __all__ = [
     "GuardRefusal",
     "PlacementPlan",
     "SelectionRequest",
+    "check_confirmable",
     "confirmable_offers_for_parts",
     "money",
     "plan_placement",
@@ -250,3 +252,22 @@ def _fix_with_alternatives(alternatives: Sequence[OfferV1], lead: str, pending: 
         return f"{lead}; no confirmable supplier offers these parts, so they cannot be ordered here."
     names = ", ".join(f"{o.name} ({o.sellable_id})" for o in alternatives)
     return f"{lead}: {names} — example_arguments holds that selection."
+
+
+def check_confirmable(procurement: BuyerProcurementV1, confirmable: frozenset[UUID]) -> None:
+    """Refuse to confirm an order no configured supplier credential can confirm.
+
+    The wire would answer ``not_found`` (a supplier sees only its own orders); saying why,
+    before the call, tells the agent the order is stranded rather than missing.
+    """
+    if procurement.supplier_business.id in confirmable:
+        return
+    raise GuardRefusal(
+        "unconfirmable_supplier",
+        f"{procurement.reference} is with {procurement.supplier_business.name}, for which no "
+        "confirming credential is configured; it cannot be confirmed here.",
+        "Place the parts with a confirmable supplier (recommend_basket marks them) and confirm "
+        "that procurement instead.",
+        field="procurement_id",
+        valid_values=sorted(str(s) for s in confirmable),
+    )

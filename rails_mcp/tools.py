@@ -22,6 +22,7 @@ from rails_mcp.enrich import ToolErrorInfo, ToolFailure, WireContext, refusal_er
 from rails_mcp.guard import (
     GuardRefusal,
     SelectionRequest,
+    check_confirmable,
     money,
     plan_placement,
     recommend_selection,
@@ -591,18 +592,10 @@ async def confirm_procurement(rails: Rails, args: ConfirmProcurementInput) -> To
     confirmable = await wire(
         WireContext("confirm_procurement", credential="supplier"), rails.confirmable_suppliers()
     )
-    if before.supplier_business.id not in confirmable:
-        raise ToolFailure(
-            ToolErrorInfo(
-                code="unconfirmable_supplier",
-                message=f"{before.reference} is with {before.supplier_business.name}, for which no "
-                "confirming credential is configured; it cannot be confirmed here.",
-                fix="Place the parts with a confirmable supplier (recommend_basket marks them) and "
-                "confirm that procurement instead.",
-                retryable=False,
-                next_tool="recommend_basket",
-            )
-        )
+    try:
+        check_confirmable(before, confirmable)
+    except GuardRefusal as refusal:
+        raise ToolFailure(refusal_error(refusal, None)) from None
     already = before.status is m.ProcurementStatus.ORDER_CONFIRMED
     recovered = None
     try:

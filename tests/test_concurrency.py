@@ -14,17 +14,9 @@ from mcp.server.mcpserver import MCPServer
 from rails_mcp.config import load_settings
 from rails_mcp.runtime import open_rails
 from rails_mcp.server import build_server
+from tests.mcp_support import JOB, QUICKSTART
 
 pytestmark = pytest.mark.anyio
-
-JOB = {"external": "CCC-2026-04817"}
-QUICKSTART = {
-    "job": JOB,
-    "offer_selections": [
-        {"sellable_id": "0f000000-0000-4000-8000-000000000007"},
-        {"sellable_id": "0f000000-0000-4000-8000-00000000000a"},
-    ],
-}
 
 
 def server_for(tmp_path: Path, tenant: str) -> MCPServer:

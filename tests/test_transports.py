@@ -13,18 +13,11 @@ from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.mcp_support import QUICKSTART
 from tests.process_support import clean_env, free_port, running
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
-JOB = {"external": "CCC-2026-04817"}
-QUICKSTART = {
-    "job": JOB,
-    "offer_selections": [
-        {"sellable_id": "0f000000-0000-4000-8000-000000000007"},
-        {"sellable_id": "0f000000-0000-4000-8000-00000000000a"},
-    ],
-}
 MCP_INIT = {
     "jsonrpc": "2.0",
     "id": 1,
