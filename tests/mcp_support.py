@@ -30,28 +30,46 @@ from rails_mcp.sandbox import create_app
 from rails_mcp.server import build_server
 from rails_mcp.tools import Rails
 from rails_mcp.wire.models import EXTENSION_BANNER
+from tests.sandbox_support import (  # the seeded world's ids, defined once, re-exported
+    AMI as AMI,
+)
+from tests.sandbox_support import (
+    JOB as JOB,
+)
+from tests.sandbox_support import (
+    JOB_EXTERNAL as JOB_EXTERNAL,
+)
+from tests.sandbox_support import (
+    JOB_ID as JOB_ID,
+)
+from tests.sandbox_support import (
+    MISSING as MISSING,
+)
+from tests.sandbox_support import (
+    PR1 as PR1,
+)
+from tests.sandbox_support import (
+    S1 as S1,
+)
+from tests.sandbox_support import (
+    S2 as S2,
+)
+from tests.sandbox_support import (
+    S3 as S3,
+)
+from tests.sandbox_support import (
+    SITE as SITE,
+)
+from tests.sandbox_support import (
+    offer as offer,
+)
+from tests.sandbox_support import (
+    part as part,
+)
 
 # --- the seeded world (SPEC §1) -------------------------------------------------------------
 
-JOB_EXTERNAL = "CCC-2026-04817"
-JOB = {"external": JOB_EXTERNAL}
-JOB_ID = "0d000000-0000-4000-8000-000000000001"
-SITE = "0b000000-0000-4000-8000-000000000001"
-S1 = "0b000000-0000-4000-8000-000000000010"
-S2 = "0b000000-0000-4000-8000-000000000011"
-S3 = "0b000000-0000-4000-8000-000000000012"
-AMI = "0a000000-0000-4000-8000-000000000020"
-PR1 = "10000000-0000-4000-8000-000000000001"
-MISSING = "99999999-0000-4000-8000-000000000099"
 OAUTH_CLIENT_SECRET = "secret_demo_8f3a"
-
-
-def part(n: int) -> str:
-    return f"0e000000-0000-4000-8000-{n:012x}"
-
-
-def offer(n: int) -> str:
-    return f"0f000000-0000-4000-8000-{n:012x}"
 
 
 def pick(*offers: int, job: Mapping[str, str] = JOB, **extra: Any) -> dict[str, Any]:
