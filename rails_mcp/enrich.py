@@ -10,7 +10,7 @@ traceback, never a secret: messages are built here from codes and field names on
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -568,8 +568,6 @@ def arguments_error(
     model: type[BaseModel],
     raw: Mapping[str, Any],
     error: ValidationError,
-    *,
-    valid: bool = False,
 ) -> ToolErrorInfo:
     """Explain why ``raw`` does not fit ``model``, with a replayable correction when we can make one."""
     repaired, problems = repair_arguments(model, raw)
@@ -609,7 +607,3 @@ def arguments_error(
         did_you_mean=first.did_you_mean,
         example_arguments=example,
     )
-
-
-def problems_text(items: Sequence[str]) -> str:
-    return "; ".join(items)
