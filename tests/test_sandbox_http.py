@@ -117,8 +117,24 @@ async def test_json_content_types_are_accepted(sandbox: httpx2.AsyncClient, cont
     assert response.status_code == 200
 
 
+async def test_curls_default_form_content_type_is_read_as_json_so_a_line_without_the_header_works(
+    sandbox: httpx2.AsyncClient,
+):
+    headers = {**REPAIRER, "Content-Type": "application/x-www-form-urlencoded"}
+    response = await sandbox.post(JOBS_GET, content=json.dumps(BODY).encode(), headers=headers)
+    assert response.status_code == 200
+    assert response.json()["external_id"] == "CCC-2026-04817"
+
+
+async def test_without_credentials_the_answer_is_unauthorized_whatever_the_content_type(
+    sandbox: httpx2.AsyncClient,
+):
+    response = await sandbox.post(JOBS_GET, content=b"{}", headers={"Content-Type": "text/plain"})
+    assert_error(response, 401, "unauthorized")
+
+
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonp"]
+    "content_type", ["text/plain", "multipart/form-data; boundary=x", "application/jsonp"]
 )
 async def test_a_declared_non_json_content_type_is_unsupported(
     sandbox: httpx2.AsyncClient, content_type: str

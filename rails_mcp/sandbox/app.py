@@ -55,9 +55,14 @@ def error_response(error: e.RailsAPIError, *, bare: bool, headers: dict[str, str
     return _json_response(json.dumps(body, separators=(",", ":")), error.status, headers)
 
 
+#: What ``curl -d`` labels a body when no Content-Type is given. The body is parsed as JSON
+#: either way, so a curl line that forgot ``-H Content-Type`` still gets the wire's answer.
+_CURL_DEFAULT = "application/x-www-form-urlencoded"
+
+
 def _is_json_media_type(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == _JSON or _JSON_SUFFIX.fullmatch(media) is not None
+    return media in {_JSON, _CURL_DEFAULT} or _JSON_SUFFIX.fullmatch(media) is not None
 
 
 class Sandbox:
@@ -103,18 +108,19 @@ class Sandbox:
         if request.method != "POST":
             raise e.MethodNotAllowed()
         tenant = self._tenant(request)
-        content_type = request.headers.get("content-type")
-        if content_type and not _is_json_media_type(content_type):
-            raise e.UnsupportedMediaType()
-        body = await self._read_body(request)
         now = self.clock()
         world = await self._world(tenant, now)
+        # Credentials first: a caller without them learns nothing else, and no body is read.
         caller = authenticate(
             world,
             request.headers.get("authorization"),
             request.headers.get("partly-integration-id"),
             spec.scope,
         )
+        content_type = request.headers.get("content-type")
+        if content_type and not _is_json_media_type(content_type):
+            raise e.UnsupportedMediaType()
+        body = await self._read_body(request)
         try:
             payload = spec.request.model_validate_json(body)
         except ValidationError:
