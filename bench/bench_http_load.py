@@ -11,18 +11,19 @@ Run: ``python bench/bench_http_load.py [--clients 50] [--calls 20]``.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
-import httpx2
 from mcp import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+
+from bench.processes import clean_env, free_port, running
 
 JOB = {"external": "CCC-2026-04817"}
 
@@ -36,12 +37,6 @@ class LoadResult:
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def drive(url: str, clients: int, calls: int) -> LoadResult:
@@ -68,34 +63,13 @@ async def drive(url: str, clients: int, calls: int) -> LoadResult:
     return result
 
 
-def start_server(port: int, state: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAILS_")}
-    env.update(RAILS_STATE_DIR=state, RAILS_TENANT="load")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rails_mcp", "serve", "--transport", "streamable-http", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            httpx2.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-            return proc
-        except httpx2.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
-
-
 def run(clients: int, calls: int) -> LoadResult:
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
-        proc = start_server(port, state)
-        try:
+        command = ["serve", "--transport", "streamable-http", "--port", str(port)]
+        env = clean_env(Path(state), RAILS_TENANT="load")
+        with running(command, env, port=port, ready_path="/mcp"):
             return anyio.run(drive, f"http://127.0.0.1:{port}/mcp", clients, calls)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 def main() -> None:

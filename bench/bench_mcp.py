@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,25 +23,16 @@ import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+
+from bench.processes import clean_env, free_port, running
+
 HERE = Path(__file__).resolve().parent
 JOB = {"external": "CCC-2026-04817"}
 HEADERS = {
     "Authorization": "Bearer partly_demo_repairer_3f8a1c0d9e2b4a67b1c2",
     "Partly-Integration-ID": "0c000000-0000-4000-8000-000000000001",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def env_for(state: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAILS_")}
-    env["RAILS_STATE_DIR"] = state
-    env.update(extra)
-    return env
 
 
 def p50_ms(samples: list[float]) -> float:
@@ -79,14 +67,14 @@ async def stdio_calls(
 
 
 async def through_mcp(base: str, state: str, calls: int, mode: str) -> list[float]:
-    env = env_for(state, RAILS_BASE_URL=base)
+    env = clean_env(Path(state), RAILS_BASE_URL=base)
     return await stdio_calls(["-m", "rails_mcp"], env, "get_repair_job", {"job": JOB}, calls, mode)
 
 
 async def sdk_floor(state: str, calls: int) -> list[float]:
     """A bare MCPServer's echo tool over stdio: what the SDK's transport costs with no work."""
     args = [str(HERE / "bare_server.py")]
-    return await stdio_calls(args, env_for(state), "echo", {"text": "x" * 600}, calls, "legacy")
+    return await stdio_calls(args, clean_env(Path(state)), "echo", {"text": "x" * 600}, calls, "legacy")
 
 
 async def cold_start(args: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -101,32 +89,14 @@ async def cold_start(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, text
 
 
-def start_sandbox(state: str, port: int) -> subprocess.Popen[bytes]:
-    args = ["sandbox", "--port", str(port), "--db", f"{state}/bench.db", "--no-idle-reset"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rails_mcp", *args],
-        env=env_for(state),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except httpx2.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("rails-mcp sandbox did not start")
-
-
 async def cold_starts(state: str, starts: int) -> tuple[list[float], list[float], str]:
     ours: list[float] = []
     bare: list[float] = []
     listing = ""
     for _ in range(starts):
-        elapsed, listing = await cold_start(["-m", "rails_mcp"], env_for(state, RAILS_TENANT="cold"))
+        elapsed, listing = await cold_start(["-m", "rails_mcp"], clean_env(Path(state), RAILS_TENANT="cold"))
         ours.append(elapsed)
-        elapsed, _ = await cold_start([str(HERE / "bare_server.py")], env_for(state))
+        elapsed, _ = await cold_start([str(HERE / "bare_server.py")], clean_env(Path(state)))
         bare.append(elapsed)
     return ours, bare, listing
 
@@ -135,15 +105,12 @@ def main(calls: int, starts: int) -> None:
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        sandbox = start_sandbox(state, port)
-        try:
+        command = ["sandbox", "--port", str(port), "--db", f"{state}/bench.db", "--no-idle-reset"]
+        with running(command, clean_env(Path(state)), port=port, ready_path="/healthz"):
             raw = anyio.run(raw_wire, base, calls)
             mcp = anyio.run(through_mcp, base, state, calls, "legacy")
             modern = anyio.run(through_mcp, base, state, calls, "2026-07-28")
             floor = anyio.run(sdk_floor, state, calls)
-        finally:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
         ours, bare, listing = anyio.run(cold_starts, state, starts)
 
     raw_p50, mcp_p50 = p50_ms(raw), p50_ms(mcp)

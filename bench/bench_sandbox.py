@@ -10,9 +10,7 @@ and prints requests/second and p50/p99 latency. Only loopback traffic; it stops 
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +18,10 @@ from pathlib import Path
 
 import anyio
 import httpx2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+
+from bench.processes import clean_env, free_port, running
 
 HEADERS = {
     "Authorization": "Bearer partly_demo_repairer_3f8a1c0d9e2b4a67b1c2",
@@ -29,33 +31,6 @@ HEADERS = {
 }
 BODY = b'{"identity":{"external":"CCC-2026-04817"}}'
 PATH = "/api/2026-01/repairer.jobs.get"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(db: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rails_mcp", "sandbox", "--port", str(port), "--db", str(db)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"sandbox exited early with status {process.returncode}")
-        try:
-            if httpx2.get(base + "/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx2.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("sandbox did not become healthy within 30 s")
 
 
 async def drive(base: str, clients: int, seconds: float, max_requests: int) -> tuple[list[float], float]:
@@ -92,17 +67,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        process, base = start(Path(tmp) / "bench.sqlite3")
-        try:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        command = ["sandbox", "--port", str(port), "--db", str(Path(tmp) / "bench.sqlite3")]
+        with running(command, clean_env(Path(tmp)), port=port, ready_path="/healthz"):
             anyio.run(drive, base, 1, 60.0, args.warmup)
             latencies, elapsed = anyio.run(drive, base, args.clients, args.seconds, args.max_requests)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
     ms = sorted(x * 1000 for x in latencies)
     p50 = statistics.median(ms)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import anyio
 import httpx2
 import pytest
 
+from tests.process_support import free_port
 from tests.sandbox_support import API, INSTALL, JOB, QUICKSTART_SELECTIONS, SUPPLIER, call
 
 pytestmark = pytest.mark.subprocess
@@ -90,12 +90,6 @@ echo "AGAIN $(curl -sS -w ' %{http_code}' -X POST "$BASE/api/2026-01/integration
 -H "Content-Type: application/json" \
 -d '{"access_code":"ac_demo_valid_15m","client_id":"partly_client_demo","client_secret":"secret_demo_8f3a"}')"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_sandbox(db: Path) -> tuple[subprocess.Popen[bytes], str]:
