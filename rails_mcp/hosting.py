@@ -12,17 +12,20 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server import Server
+from mcp.server.sse import SseServerTransport
+from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rails_mcp.config import ConfigError
-from rails_mcp.fast_stdio import serve_stdio
 
 __all__ = ["BearerTokenMiddleware", "Transport", "http_app", "is_loopback", "security_settings", "serve"]
 
@@ -84,8 +87,27 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+def sse_app(server: Server[Any], security: TransportSecuritySettings) -> Starlette:
+    """The legacy HTTP+SSE transport (2024-11-05 style), served by the SDK's ``SseServerTransport``."""
+    sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=MAX_REQUEST_BODY)
+
+    class StreamEndpoint:
+        """An ASGI endpoint (not a request/response function): the SSE stream owns ``send``."""
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async with sse.connect_sse(scope, receive, send) as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+
+    return Starlette(
+        routes=[
+            Route("/sse", endpoint=StreamEndpoint(), methods=["GET"]),
+            Mount("/messages/", app=sse.handle_post_message),
+        ]
+    )
+
+
 def http_app(
-    server: MCPServer,
+    server: Server[Any],
     transport: Literal["sse", "streamable-http"],
     *,
     host: str,
@@ -102,9 +124,7 @@ def http_app(
         )
     security = security_settings(host, port, allowed_hosts, allowed_origins)
     if transport == "sse":
-        app: ASGIApp = server.sse_app(
-            max_request_body_size=MAX_REQUEST_BODY, transport_security=security, host=host
-        )
+        app: ASGIApp = sse_app(server, security)
     else:
         app = server.streamable_http_app(
             max_request_body_size=MAX_REQUEST_BODY, transport_security=security, host=host
@@ -112,15 +132,14 @@ def http_app(
     return BearerTokenMiddleware(app, token) if token else app
 
 
-async def run_stdio(server: MCPServer) -> None:
-    """Serve ``server`` on this process's stdin/stdout until the host closes them."""
-    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]  # the SDK runs it so too
-    async with serve_stdio() as (read_stream, write_stream):
-        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+async def run_stdio(server: Server[Any]) -> None:
+    """Serve ``server`` on this process's stdin/stdout (the SDK's stdio transport) until EOF."""
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
 def serve(
-    server: MCPServer,
+    server: Server[Any],
     transport: Transport,
     *,
     host: str = "127.0.0.1",

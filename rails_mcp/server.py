@@ -9,15 +9,21 @@ Inspector validate error results against it too.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.tools.base import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp_types import CallToolResult, TextContent
-from pydantic import ConfigDict, ValidationError
+from mcp.server import Server, ServerRequestContext
+from mcp_types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    TextContent,
+    Tool,
+)
+from pydantic import ValidationError
 
 from rails_mcp import __version__
 from rails_mcp.enrich import ToolErrorInfo, ToolFailure, arguments_error, internal_error
@@ -56,15 +62,6 @@ def output_schema(spec: ToolSpec) -> dict[str, Any]:
         props[key] = {"type": kind}
     props["error"] = ERROR_SCHEMA
     return {"type": "object", "properties": props, "required": ["is_extension"]}
-
-
-class _RawArguments(ArgModelBase):
-    """Accepts any argument object untouched, so validation happens in :func:`execute`."""
-
-    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
-
-    def model_dump_one_level(self) -> dict[str, Any]:
-        return {"arguments": dict(self.model_extra or {})}
 
 
 def _one_line(text: str) -> str:
@@ -117,33 +114,68 @@ async def execute(spec: ToolSpec, rails: Rails, arguments: dict[str, Any]) -> Ca
     )
 
 
-def _tool(spec: ToolSpec, rails: Rails) -> Tool:
-    async def run(arguments: dict[str, Any]) -> CallToolResult:
-        return await execute(spec, rails, arguments)
-
-    run.__name__ = spec.name
+def _published(spec: ToolSpec) -> Tool:
     input_schema = compact_schema(spec.input_model)
     input_schema["additionalProperties"] = False
     return Tool(
-        fn=run,
         name=spec.name,
         title=spec.title,
         description=spec.description,
-        parameters=input_schema,
-        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_schema=output_schema(spec)),
-        is_async=True,
-        context_kwarg=None,
+        input_schema=input_schema,
+        output_schema=output_schema(spec),
         annotations=spec.annotations,
     )
 
 
-def build_server(rails: Rails) -> MCPServer:
-    """An ``MCPServer`` with the thirteen tools over ``rails``, ready for any transport."""
-    return MCPServer(
-        name="rails-mcp",
+def build_server(rails: Rails) -> Server[Any]:
+    """A lowlevel SDK ``Server`` with the thirteen tools over ``rails``, ready for any transport.
+
+    The lowlevel server (not ``MCPServer``) because rails-mcp publishes schemas generated from
+    its own pydantic models and validates arguments itself: a wrong argument must come back as
+    an enriched tool error, never as a protocol error or SDK text.
+    """
+    by_name = {spec.name: spec for spec in TOOLS}
+    listed = [_published(spec) for spec in TOOLS]
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        return ListToolsResult(tools=listed)
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: CallToolRequestParams) -> CallToolResult:
+        spec = by_name.get(params.name)
+        if spec is None:
+            return unknown_tool_result(params.name, list(by_name))
+        return await execute(spec, rails, dict(params.arguments or {}))
+
+    return Server(
+        "rails-mcp",
         title="Rails parts ordering",
         version=__version__,
         instructions=INSTRUCTIONS,
-        tools=[_tool(spec, rails) for spec in TOOLS],
-        log_level="WARNING",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+def unknown_tool_result(name: str, known: list[str]) -> CallToolResult:
+    """An unknown tool name is a structured error naming the closest real tool."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.0)
+    info = ToolErrorInfo(
+        code="unknown_tool",
+        message=f"There is no tool named {json.dumps(name[:80])}.",
+        fix=f"Call one of the listed tools; the closest is {close[0]}." if close else "Call a listed tool.",
+        retryable=False,
+        valid_values=known,
+        did_you_mean=close[0] if close else None,
+    )
+    structured: dict[str, Any] = {"is_extension": False, "error": info.public()}
+    return CallToolResult(
+        content=[
+            TextContent(
+                type="text", text=_text(f"Error unknown_tool: {info.message} Fix: {info.fix}", structured)
+            )
+        ],
+        structured_content=structured,
+        is_error=True,
     )
