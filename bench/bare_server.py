@@ -2,7 +2,7 @@
 
 from mcp.server.mcpserver import MCPServer
 
-server = MCPServer("bare")
+server = MCPServer("bare", log_level="WARNING")  # as quiet as rails-mcp
 
 
 @server.tool()

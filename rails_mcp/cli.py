@@ -1,7 +1,14 @@
 """The ``rails-mcp`` command line (click, already in the SDK's dependency tree via uvicorn).
 
-``rails-mcp`` alone serves MCP over stdio, which is what ``uvx rails-mcp`` and Claude
-Desktop start. Configuration comes from ``RAILS_*`` variables; every one has a flag.
+``rails-mcp`` alone serves MCP over stdio, which is what a host such as Claude Desktop
+starts. Settings come from :class:`rails_mcp.config.Settings`, the only reader of the
+environment: the flags below are generated from its fields (name, help, choices) and
+handed back to it as overrides, so every ``RAILS_*`` variable has its flag and neither
+can drift from the other. (Not click's ``auto_envvar_prefix``: that would make click a
+second reader of the environment, with per-command names such as ``RAILS_SERVE_TENANT``.)
+
+Every failure is one line on stderr and exit code 2 (1 for a check that ran and failed:
+``schemas --check``, ``demo``), never a traceback.
 """
 
 from __future__ import annotations
@@ -9,80 +16,222 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, Union, get_args, get_origin
 
 import anyio
 import click
 
-from rails_mcp.config import ConfigError, Settings, load_settings
-from rails_mcp.paths import default_sandbox_db
+from rails_mcp import __version__
+from rails_mcp.config import (
+    ConfigError,
+    Settings,
+    check_tenant,
+    env_name,
+    flag_name,
+    load_settings,
+)
+from rails_mcp.hostconfig import HOSTS
+
+if TYPE_CHECKING:
+    from mcp.server import Server
+
+__all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+log = logging.getLogger("rails_mcp.cli")
 
-def config_options(fn: F) -> F:
-    """The flags that mirror ``RAILS_*`` (flags win over the environment)."""
-    options = [
-        click.option(
-            "--base-url", help="Rails API base URL [env RAILS_BASE_URL; default: embedded sandbox]."
-        ),
-        click.option(
-            "--api-key", help="Repairer api_key [env RAILS_API_KEY; default: installed, else demo]."
-        ),
-        click.option("--integration-id", help="Repairer integration id [env RAILS_INTEGRATION_ID]."),
-        click.option(
-            "--supplier-api-key", help="Supplier api_key [env RAILS_SUPPLIER_API_KEY; default: demo]."
-        ),
-        click.option(
-            "--supplier-integration-id", help="Supplier integration id [env RAILS_SUPPLIER_INTEGRATION_ID]."
-        ),
-        click.option(
-            "--tenant", help="Sandbox tenant, [a-z0-9_-] [env RAILS_TENANT; default: shared world]."
-        ),
-        click.option(
-            "--state-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Where the embedded sandbox keeps state [env RAILS_STATE_DIR; default: user data dir].",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def settings_from(**flags: Any) -> Settings:
-    try:
-        return load_settings(**flags)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _logging(level: str) -> None:
-    # stderr only: on stdio, stdout is the protocol.
-    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
-
-
-@click.group(invoke_without_command=True)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="warning",
-    show_default=True,
+#: Where the wire is and whose credentials: every command that talks to it.
+WIRE_FIELDS = (
+    "base_url",
+    "api_key",
+    "integration_id",
+    "supplier_api_key",
+    "supplier_integration_id",
+    "tenant",
+    "timeout_seconds",
+    "state_dir",
+    "config_dir",
+    "db",
+    "sandbox_idle_reset_seconds",
+    "log_level",
 )
-@config_options
-@click.version_option(package_name="rails-mcp")
+#: What a serving process adds: the spending controls and the audit log.
+SERVER_FIELDS = (
+    *WIRE_FIELDS,
+    "order_approval",
+    "max_order_total",
+    "read_only",
+    "tools",
+    "audit_log",
+    "webhooks",
+)
+#: The sandbox's own process.
+SANDBOX_FIELDS = ("db", "state_dir", "sandbox_idle_reset_seconds", "log_level")
+#: ``rails-mcp sandbox``'s idle reset when none is configured (the in-process default is never).
+SANDBOX_IDLE_RESET_DEFAULT = 3600.0
+
+TTY_HINT = (
+    "rails-mcp speaks MCP on stdio and is waiting for a client (a host such as Claude Desktop "
+    "starts it); to try it run `rails-mcp demo`, to add it to a host `rails-mcp config claude-desktop`; "
+    "Ctrl-D quits"
+)
+
+
+# --- errors: one line, exit 2 ---------------------------------------------------------------
+
+
+class CheckFailed(click.ClickException):
+    """A check that ran and found a problem (``schemas --check``): exit 1, like a linter."""
+
+    exit_code = 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"rails-mcp: error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+class RailsGroup(click.Group):
+    """A click group whose every error is one clean stderr line (exit 2), never a traceback."""
+
+    def main(  # pyright: ignore[reportIncompatibleMethodOverride]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name or "rails-mcp", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            sys.exit(130)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "rails-mcp"
+            _fail(f"{exc.format_message()} (see `{where} --help`)")
+        except CheckFailed as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message())
+        except ConfigError as exc:
+            _fail(str(exc))
+        except Exception as exc:
+            log.debug("unexpected failure", exc_info=True)
+            _fail(f"unexpected {type(exc).__name__}: {exc} (run with --log-level debug for details)")
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+# --- flags generated from Settings ----------------------------------------------------------
+
+_METAVARS: dict[object, str] = {Path: "PATH", Decimal: "AMOUNT", float: "SECONDS", int: "N"}
+
+
+def _unwrap_optional(annotation: object) -> object:
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def settings_option(field: str) -> Callable[[F], F]:
+    """The click option for one :class:`Settings` field; its value goes back to Settings as is."""
+    info = Settings.model_fields[field]
+    kind = _unwrap_optional(info.annotation)
+    help_text = f"{info.description} [env {env_name(field)}]"
+    flag = flag_name(field)
+    if kind is bool:
+        return click.option(flag, field, is_flag=True, default=None, help=help_text)
+    if get_origin(kind) is Literal:
+        choices = [str(c) for c in get_args(kind)]
+        return click.option(flag, field, type=click.Choice(choices), default=None, help=help_text)
+    metavar = "A,B,…" if get_origin(kind) is list else _METAVARS.get(kind, "TEXT")
+    return click.option(flag, field, default=None, metavar=metavar, help=help_text)
+
+
+def settings_options(*fields: str) -> Callable[[F], F]:
+    def decorate(fn: F) -> F:
+        for field in reversed(fields):
+            fn = settings_option(field)(fn)
+        return fn
+
+    return decorate
+
+
+def settings_from(ctx: click.Context, flags: dict[str, Any]) -> Settings:
+    """The environment, then the group's flags, then this command's: one :class:`Settings`."""
+    parent: dict[str, Any] = ctx.find_root().params
+    merged = {
+        **{k: v for k, v in parent.items() if v is not None},
+        **{k: v for k, v in flags.items() if v is not None},
+    }
+    settings = load_settings(**merged)
+    logging.basicConfig(
+        stream=sys.stderr,  # on stdio, stdout is the protocol
+        level=settings.log_level.upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@click.group(cls=RailsGroup, invoke_without_command=True)
+@settings_options(*SERVER_FIELDS)
+@click.version_option(__version__, prog_name="rails-mcp")
 @click.pass_context
-def main(ctx: click.Context, log_level: str, **flags: Any) -> None:
+def main(ctx: click.Context, **flags: Any) -> None:
     """MCP server for collision-repair parts ordering over the Rails API (2026-01).
 
-    With no command, serves MCP over stdio.
+    With no command, serves MCP over stdio (what a host such as Claude Desktop starts).
+    Every setting is a RAILS_* variable and a flag; flags win.
     """
-    _logging(log_level)
-    ctx.obj = flags
     if ctx.invoked_subcommand is None:
-        _serve(settings_from(**flags), "stdio", host="127.0.0.1", port=8000, token=None)
+        settings = settings_from(ctx, {})
+        _serve(settings, "stdio", host="127.0.0.1", port=8000)
+
+
+def open_server(settings: Settings, *, transport: str) -> Server[Any]:
+    """The MCP server this deployment runs: the tools plus its controls, approval and audit log.
+
+    A generated approval key is created here (0600, in the state dir) when approval is on and
+    ``RAILS_APPROVAL_KEY`` is unset; an allow-list naming an unknown tool stops start-up.
+    """
+    from rails_mcp.approval import gate_from_settings
+    from rails_mcp.audit import audit_from_settings
+    from rails_mcp.controls import Controls
+    from rails_mcp.resources import ResourceHub, install_webhook_receiver
+    from rails_mcp.runtime import open_rails
+    from rails_mcp.server import build_server
+    from rails_mcp.tools import TOOLS
+
+    controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
+    rails = open_rails(settings)
+    hub = ResourceHub(rails.client)
+    server = build_server(
+        rails,
+        hub=hub,
+        controls=controls,
+        approval=gate_from_settings(settings),
+        audit=audit_from_settings(settings),
+        transport=transport,
+    )
+    if settings.webhooks:
+        integrations = [settings.repairer().integration_id, settings.supplier().integration_id]
+        install_webhook_receiver(server, hub, rails.client, integrations)
+    return server
 
 
 def _serve(
@@ -91,27 +240,42 @@ def _serve(
     *,
     host: str,
     port: int,
-    token: str | None,
     allowed_hosts: tuple[str, ...] = (),
     allowed_origins: tuple[str, ...] = (),
 ) -> None:
-    from rails_mcp.hosting import serve
-    from rails_mcp.runtime import open_rails
-    from rails_mcp.server import build_server
+    from rails_mcp.hosting import is_loopback, serve
 
-    server = build_server(open_rails(settings))
-    try:
-        serve(
-            server,
-            transport,  # type: ignore[arg-type]
-            host=host,
-            port=port,
-            token=token,
-            allowed_hosts=allowed_hosts,
-            allowed_origins=allowed_origins,
+    if settings.tools is not None:
+        from rails_mcp.schemas import render_tool_schemas
+
+        settings.allowed_tools(anyio.run(render_tool_schemas))
+    token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+    if transport != "stdio" and not is_loopback(host) and not token:
+        raise ConfigError(
+            f"refusing to serve MCP over HTTP on {host} without a token: set RAILS_MCP_TOKEN "
+            "(or --auth-token), or bind 127.0.0.1"
         )
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    server = open_server(settings, transport=transport)
+    if transport == "stdio":
+        if sys.stdin.isatty():
+            click.echo(TTY_HINT, err=True)
+    else:
+        path = "/sse" if transport == "sse" else "/mcp"
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(
+            f"rails-mcp: MCP over {transport} on http://{shown}:{port}{path} "
+            f"(wire: {settings.target}); Ctrl-C stops",
+            err=True,
+        )
+    serve(
+        server,
+        transport,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        token=token,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+    )
 
 
 @main.command()
@@ -122,36 +286,26 @@ def _serve(
     show_default=True,
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--auth-token",
-    envvar="RAILS_MCP_TOKEN",
-    help="Bearer token HTTP clients must send; required beyond loopback [env RAILS_MCP_TOKEN].",
-)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--allowed-host", multiple=True, help="Extra Host header value to accept (repeatable).")
 @click.option("--allowed-origin", multiple=True, help="Extra Origin to accept (repeatable).")
-@config_options
-@click.pass_obj
+@settings_options(*SERVER_FIELDS, "mcp_token")
+@click.pass_context
 def serve(
-    parent: dict[str, Any],
+    ctx: click.Context,
     transport: str,
     host: str,
     port: int,
-    auth_token: str | None,
     allowed_host: tuple[str, ...],
     allowed_origin: tuple[str, ...],
     **flags: Any,
 ) -> None:
     """Serve MCP over stdio, legacy SSE (/sse) or streamable HTTP (/mcp)."""
-    merged = {**parent, **{k: v for k, v in flags.items() if v is not None}}
-    if auth_token is not None and len(auth_token) < 16:
-        raise click.ClickException("invalid configuration: RAILS_MCP_TOKEN must be at least 16 characters")
     _serve(
-        settings_from(**merged),
+        settings_from(ctx, flags),
         transport,
         host=host,
         port=port,
-        token=auth_token,
         allowed_hosts=allowed_host,
         allowed_origins=allowed_origin,
     )
@@ -159,67 +313,74 @@ def serve(
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="RAILS_SANDBOX_DB",
-    default=None,
-    help="SQLite file holding every tenant's world [env RAILS_SANDBOX_DB; default: "
-    "$RAILS_STATE_DIR/sandbox.sqlite3 or the platform's user data directory].",
-)
-@click.option(
-    "--idle-reset-seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    default=3600.0,
-    show_default=True,
-    help="Reset a tenant to the seed on its next call after this long idle.",
-)
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535))
+@settings_options(*SANDBOX_FIELDS)
 @click.option("--no-idle-reset", is_flag=True, help="Never reset idle tenants.")
-def sandbox(
-    host: str, port: int, db_path: Path | None, idle_reset_seconds: float, no_idle_reset: bool
-) -> None:
-    """Serve the embedded Rails sandbox (the 2026-01 wire plus extensions) over HTTP."""
+@click.pass_context
+def sandbox(ctx: click.Context, host: str, port: int, no_idle_reset: bool, **flags: Any) -> None:
+    """Serve the embedded Rails sandbox (the 2026-01 wire plus extensions) over HTTP.
+
+    Idle tenants are reset to the seed after 3600 s unless configured otherwise.
+    """
     from rails_mcp.sandbox.server import serve as serve_sandbox
 
-    serve_sandbox(
-        host=host,
-        port=port,
-        db_path=db_path or default_sandbox_db(),
-        idle_reset_seconds=None if no_idle_reset else idle_reset_seconds,
+    settings = settings_from(ctx, flags)
+    idle = (
+        settings.sandbox_idle_reset_seconds
+        if "sandbox_idle_reset_seconds" in settings.model_fields_set
+        else SANDBOX_IDLE_RESET_DEFAULT
     )
+    if no_idle_reset:
+        idle = None
+    resets = "never" if idle is None else f"after {idle:g} s idle"
+    click.echo(
+        f"rails-mcp: Rails sandbox on http://{host}:{port} (db {settings.sandbox_db()}; "
+        f"tenants reset to the seed {resets}); Ctrl-C stops",
+        err=True,
+    )
+    serve_sandbox(host=host, port=port, db_path=settings.sandbox_db(), idle_reset_seconds=idle)
 
 
 @main.command("reset-tenant")
 @click.argument("tenant", default="")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def reset_tenant(tenant: str, db_path: Path | None) -> None:
+@settings_options("db", "state_dir")
+@click.pass_context
+def reset_tenant(ctx: click.Context, tenant: str, **flags: Any) -> None:
     """Reset TENANT (default: the shared default world) to the seed, now."""
     from rails_mcp.sandbox.store import reset_tenant as _reset
 
-    _reset(db_path or default_sandbox_db(), tenant)
-    click.echo(f"tenant {tenant or '(default)'} reset to the seed")
+    if tenant:
+        _check_tenant_argument("TENANT", tenant)
+    settings = settings_from(ctx, flags)
+    _reset(settings.sandbox_db(), tenant)
+    click.echo(f"tenant {tenant or '(default)'} reset to the seed in {settings.sandbox_db()}")
+
+
+def _check_tenant_argument(name: str, value: str) -> None:
+    try:
+        check_tenant(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
 
 
 @main.command()
 @click.option("--access-code", required=True, help="The OAuth access code from the install redirect.")
 @click.option("--client-id", required=True, help="The OAuth client id.")
-@click.option(
-    "--client-secret", required=True, envvar="RAILS_CLIENT_SECRET", help="[env RAILS_CLIENT_SECRET]"
-)
-@config_options
-@click.pass_obj
-def install(
-    parent: dict[str, Any], access_code: str, client_id: str, client_secret: str, **flags: Any
-) -> None:
+@settings_options("client_secret", *WIRE_FIELDS)
+@click.pass_context
+def install(ctx: click.Context, access_code: str, client_id: str, **flags: Any) -> None:
     """Exchange an OAuth access code for an api_key (integrations.insert) and store it (0600)."""
     from rails_mcp.client import mask_secret
     from rails_mcp.config import store_credentials
     from rails_mcp.runtime import open_client
     from rails_mcp.wire.errors import RailsError
 
-    settings = settings_from(**{**parent, **{k: v for k, v in flags.items() if v is not None}})
+    settings = settings_from(ctx, flags)
+    if settings.client_secret is None:
+        raise click.UsageError(
+            "install needs the OAuth client secret: --client-secret or RAILS_CLIENT_SECRET"
+        )
+    client_secret = settings.client_secret.get_secret_value()
 
     async def run() -> tuple[str, str]:
         async with open_client(settings, with_supplier=False) as rails:
@@ -231,11 +392,27 @@ def install(
     try:
         api_key, integration_id = anyio.run(run)
     except RailsError as exc:
-        code = getattr(exc, "wire_code", type(exc).__name__)
-        raise click.ClickException(f"install failed: {code} ({exc.message})") from None
-    path = store_credentials(settings.target, settings.tenant, api_key, integration_id)
+        code = str(getattr(exc, "wire_code", type(exc).__name__))
+        hint = _install_hint(code, settings)
+        raise click.ClickException(f"install failed: {code} ({exc.message}){hint}") from None
+    path = store_credentials(
+        settings.credentials_path(), settings.target, settings.tenant, api_key, integration_id
+    )
     click.echo(f"installed: api_key {mask_secret(api_key)}, integration_id {integration_id}")
     click.echo(f"stored in {path} (mode 0600); rails-mcp uses it when RAILS_API_KEY is not set")
+
+
+def _install_hint(code: str, settings: Settings) -> str:
+    if code != "invalid_access_code":
+        return ""
+    if settings.embedded:
+        tenant = settings.tenant or ""
+        return (
+            ". An access code works once per tenant: run `rails-mcp reset-tenant"
+            f"{' ' + tenant if tenant else ''}` to start that tenant over, or install into a fresh one "
+            "with --tenant NEW-NAME"
+        )
+    return ". An access code works once and expires: start the install again to get a new one"
 
 
 @main.command()
@@ -249,15 +426,17 @@ def install(
 def schemas(out: Path, check: bool) -> None:
     """Write tool_schemas/<tool>.json from the live server's tools/list."""
     from rails_mcp.schemas import render_tool_schemas
+    from rails_mcp.server import PUBLISHED_FILE, published_file_text
 
     rendered = anyio.run(render_tool_schemas)
     drift = [name for name, text in rendered.items() if _read(out / f"{name}.json") != text]
+    cache = published_file_text()
+    if _read(PUBLISHED_FILE) != cache:
+        drift.append(PUBLISHED_FILE.name)
     stale = sorted(p.name for p in out.glob("*.json") if p.stem not in rendered) if out.exists() else []
     if check:
         if drift or stale:
-            raise click.ClickException(
-                f"tool schemas drifted: {', '.join(drift + stale)}; run `rails-mcp schemas`"
-            )
+            raise CheckFailed(f"tool schemas drifted: {', '.join(drift + stale)}; run `rails-mcp schemas`")
         click.echo(f"{len(rendered)} tool schemas match")
         return
     out.mkdir(parents=True, exist_ok=True)
@@ -265,7 +444,8 @@ def schemas(out: Path, check: bool) -> None:
         (out / f"{name}.json").write_text(text, encoding="utf-8")
     for name in stale:
         (out / name).unlink()
-    click.echo(f"wrote {len(rendered)} tool schemas to {out}")
+    PUBLISHED_FILE.write_text(cache, encoding="utf-8")
+    click.echo(f"wrote {len(rendered)} tool schemas to {out} and their cache to {PUBLISHED_FILE}")
 
 
 def _read(path: Path) -> str | None:
@@ -281,8 +461,81 @@ def demo(tenant: str | None) -> None:
     """Walk the Quickstart through a real MCP client over stdio, on a fresh tenant."""
     from rails_mcp.demo import run_demo
 
+    if tenant is not None:
+        _check_tenant_argument("'--tenant'", tenant)
     ok = anyio.run(run_demo, tenant)
     sys.exit(0 if ok else 1)
+
+
+@main.command("config")
+@click.argument("host", type=click.Choice(HOSTS))
+@click.option(
+    "--env",
+    "env_assignments",
+    multiple=True,
+    metavar="RAILS_X=VALUE",
+    help="A setting for the entry's env (repeatable), e.g. --env RAILS_TENANT=my-shop.",
+)
+@click.option("--write", is_flag=True, help="Merge the entry into the host's config file (a backup is kept).")
+@click.option("--name", default="rails", show_default=True, help="The server's name in the host.")
+@click.option(
+    "--include-secrets", is_flag=True, help="Also write api keys, tokens and the approval key given by --env."
+)
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Use the project's config (.mcp.json, .cursor/mcp.json, .vscode/mcp.json) in this directory.",
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Use this config file instead of the host's documented location.",
+)
+def config_command(
+    host: str,
+    env_assignments: tuple[str, ...],
+    write: bool,
+    name: str,
+    include_secrets: bool,
+    project: Path | None,
+    file: Path | None,
+) -> None:
+    """Print (or --write) the HOST config entry that starts this installation of rails-mcp.
+
+    The entry runs this Python by absolute path (`python -m rails_mcp`), never a package
+    looked up by name, with the RAILS_* settings given by --env. Secrets are left out
+    unless --include-secrets.
+    """
+    from rails_mcp import hostconfig
+
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise click.BadParameter("letters, digits, '-' and '_' only", param_hint="'--name'")
+    chosen = hostconfig.HOST_BY_NAME[host]
+    plan = hostconfig.plan(
+        chosen,
+        name=name,
+        env_assignments=env_assignments,
+        include_secrets=include_secrets,
+        project=project.absolute() if project else None,
+        path=file.absolute() if file else None,
+    )
+    for note in plan.notes:
+        click.echo(f"rails-mcp: note: {note}", err=True)
+    click.echo(hostconfig.render(plan), nl=False)
+    if not write:
+        if chosen == "claude-code":
+            how = f"run that command, or run again with --write to merge it into {plan.path}"
+        else:
+            key = hostconfig.servers_key(chosen)
+            how = f'add that under "{key}" in {plan.path}, or run again with --write to merge it there'
+        click.echo(f"rails-mcp: {how}", err=True)
+        return
+    backup = hostconfig.write_entry(plan)
+    kept = f"; the previous file is kept as {backup}" if backup else ""
+    click.echo(
+        f'rails-mcp: wrote server "{name}" into {plan.path}{kept}; restart the host to load it', err=True
+    )
 
 
 def dump_json(data: object) -> str:

@@ -140,6 +140,14 @@ class RailsClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def dev_post(self, path: str, body: Mapping[str, Any]) -> httpx2.Response:
+        """POST ``body`` to a sandbox dev route such as ``/__webhooks/subscribe`` (SPEC §2a).
+
+        Out of contract and unauthenticated (no credential is sent); the tenant header still
+        applies. Goes through this client's transport, so it reaches the embedded sandbox too.
+        """
+        return await self._http.post(path, json=dict(body))
+
     # --- the one place a wire call happens ------------------------------------------------
 
     async def call(

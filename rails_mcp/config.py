@@ -1,46 +1,71 @@
-"""Configuration from the environment (``RAILS_*``), mirrored by command-line flags.
+"""Configuration: one pydantic-settings :class:`Settings`, the only reader of the environment.
 
-pydantic-settings reads and validates it, so a typo in a URL or a key without its
-integration id stops start-up with a message that names the variable, instead of being
-silently ignored. Secret values are never echoed in those messages.
+Every ``RAILS_*`` variable is a field here, validated, with a description; command-line
+flags are generated from these fields (``rails_mcp.cli``) and passed back in as overrides,
+so a flag and its variable cannot drift apart. A typo in a URL or a key without its
+integration id stops start-up with a message that names the flag or variable, never its
+secret value.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field, HttpUrl, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from rails_mcp.paths import config_dir, state_dir
+from rails_mcp.paths import default_config_dir, default_state_dir
+from rails_mcp.wire.limits import DEMO_REPAIRER, DEMO_SUPPLIER, TENANT_PATTERN, TENANT_RULE
 
 __all__ = [
     "DEMO_REPAIRER",
     "DEMO_SUPPLIER",
     "EMBEDDED",
+    "ENV_PREFIX",
+    "SECRET_FIELDS",
+    "TENANT_PATTERN",
     "ConfigError",
     "CredentialPair",
+    "OrderApproval",
     "Settings",
+    "check_tenant",
+    "env_name",
+    "field_for_env",
+    "flag_name",
     "load_settings",
-    "stored_credentials_path",
+    "read_stored_credentials",
+    "store_credentials",
 ]
 
-#: The demo credentials every fresh sandbox tenant ships with (seeds/000, public values).
-DEMO_REPAIRER = ("partly_demo_repairer_3f8a1c0d9e2b4a67b1c2", "0c000000-0000-4000-8000-000000000001")
-DEMO_SUPPLIER = ("partly_demo_supplier_8b4e2f1a6c0d3e9f7a25", "0c000000-0000-4000-8000-000000000002")
-
 #: What ``base_url`` is called when the embedded, in-process sandbox serves the wire.
-EMBEDDED = "embedded"
+EMBEDDED: Final = "embedded"
+ENV_PREFIX: Final = "RAILS_"
 
-TENANT_PATTERN = r"^[a-z0-9_-]{1,64}$"
+OrderApproval = Literal["ask", "require", "off"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_TOOL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+#: Fields whose value is a secret: never echoed, never written into a host's config file
+#: unless asked (``rails-mcp config --include-secrets``).
+SECRET_FIELDS: Final = frozenset(
+    {"api_key", "supplier_api_key", "mcp_token", "approval_key", "client_secret"}
+)
+
+#: The few flags not spelled ``--<field-name>`` (kept for compatibility with earlier releases).
+_FLAG_NAMES: Final = {"mcp_token": "--auth-token", "sandbox_idle_reset_seconds": "--idle-reset-seconds"}
 
 
 class ConfigError(Exception):
-    """Invalid configuration: the message names the variables, never their secret values."""
+    """Invalid configuration: the message names the flags or variables, never secret values."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +78,154 @@ class CredentialPair:
 class Settings(BaseSettings):
     """Everything rails-mcp reads from ``RAILS_*`` variables (flags override them)."""
 
-    model_config = SettingsConfigDict(env_prefix="RAILS_", env_ignore_empty=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
+    # --- the wire --------------------------------------------------------------------------
     base_url: Annotated[
-        HttpUrl | None, Field(description="Rails API base URL; unset = the embedded sandbox.")
+        HttpUrl | None,
+        Field(description="Rails API base URL [default: the embedded sandbox, in-process]."),
     ] = None
-    api_key: SecretStr | None = None
-    integration_id: Annotated[str | None, Field(pattern=r"^[0-9a-fA-F-]{36}$")] = None
-    supplier_api_key: SecretStr | None = None
-    supplier_integration_id: Annotated[str | None, Field(pattern=r"^[0-9a-fA-F-]{36}$")] = None
-    tenant: Annotated[str | None, Field(pattern=TENANT_PATTERN)] = None
-    state_dir: Path | None = None
-    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 15.0
-    #: Idle reset of the in-process sandbox's tenants; off by default so an order placed
-    #: tonight is still there tomorrow morning.
-    sandbox_idle_reset_seconds: Annotated[float | None, Field(gt=0)] = None
-    mcp_token: Annotated[SecretStr | None, Field(min_length=16)] = None
+    api_key: Annotated[
+        SecretStr | None,
+        Field(
+            description="Repairer api_key, with RAILS_INTEGRATION_ID "
+            "[default: the one `rails-mcp install` stored, else the demo repairer]."
+        ),
+    ] = None
+    integration_id: Annotated[
+        str | None, Field(pattern=_UUID, description="Repairer integration id (a UUID).")
+    ] = None
+    supplier_api_key: Annotated[
+        SecretStr | None,
+        Field(
+            description="Supplier api_key, with RAILS_SUPPLIER_INTEGRATION_ID [default: the demo supplier]."
+        ),
+    ] = None
+    supplier_integration_id: Annotated[
+        str | None, Field(pattern=_UUID, description="Supplier integration id (a UUID).")
+    ] = None
+    tenant: Annotated[
+        str | None,
+        Field(description=f"Sandbox tenant: {TENANT_RULE} [default: the shared world]."),
+    ] = None
+    timeout_seconds: Annotated[
+        float, Field(gt=0, le=300, description="Per-request timeout on the wire, in seconds.")
+    ] = 15.0
+    client_secret: Annotated[
+        SecretStr | None, Field(description="OAuth client secret, for `rails-mcp install` only.")
+    ] = None
+
+    # --- where files live ------------------------------------------------------------------
+    state_dir: Annotated[
+        Path | None,
+        Field(
+            description="Where state lives: the embedded sandbox's database, the audit log, "
+            "the approval key [default: the platform's user data directory]."
+        ),
+    ] = None
+    config_dir: Annotated[
+        Path | None,
+        Field(
+            description="Where `rails-mcp install` stores credentials "
+            "[default: the platform's user config directory]."
+        ),
+    ] = None
+    db: Annotated[
+        Path | None,
+        Field(
+            validation_alias="rails_sandbox_db",
+            description="The sandbox's SQLite file [default: $RAILS_STATE_DIR/sandbox.sqlite3].",
+        ),
+    ] = None
+    sandbox_idle_reset_seconds: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            description="Reset a sandbox tenant to the seed after this long idle "
+            "[default: never in-process; 3600 for `rails-mcp sandbox`].",
+        ),
+    ] = None
+
+    # --- serving ---------------------------------------------------------------------------
+    mcp_token: Annotated[
+        SecretStr | None,
+        Field(
+            min_length=16,
+            description="Bearer token HTTP clients must send (16+ characters); "
+            "required to serve HTTP beyond loopback.",
+        ),
+    ] = None
+    log_level: Annotated[LogLevel, Field(description="Server log level (stderr).")] = "warning"
+
+    # --- spending controls -----------------------------------------------------------------
+    order_approval: Annotated[
+        OrderApproval,
+        Field(
+            description="Human approval of place_procurement: ask (when the host can ask), "
+            "require (refuse when it cannot) or off."
+        ),
+    ] = "ask"
+    approval_key: Annotated[
+        SecretStr | None,
+        Field(
+            min_length=32,
+            description="Key sealing approval state (32+ characters; share it between replicas) "
+            "[default: generated in $RAILS_STATE_DIR/approval.key, mode 0600].",
+        ),
+    ] = None
+    max_order_total: Annotated[
+        Decimal | None,
+        Field(gt=0, description="Refuse an order whose total exceeds this, in the order's currency."),
+    ] = None
+    read_only: Annotated[bool, Field(description="List and allow only the read-only tools.")] = False
+    tools: Annotated[
+        list[str] | None,
+        NoDecode,
+        Field(description="Allow-list of tool names, comma-separated [default: all thirteen]."),
+    ] = None
+    webhooks: Annotated[
+        bool,
+        Field(
+            description="Receive the wire's signed webhooks on a loopback port, so resource "
+            "subscribers and track_procurement also hear of changes made elsewhere."
+        ),
+    ] = False
+    audit_log: Annotated[
+        Path | None,
+        Field(description="Append one JSON line per tool call here [default: $RAILS_STATE_DIR/audit.jsonl]."),
+    ] = None
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_rule(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_tenant(value)
+        return value
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _tool_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("name at least one tool, or unset it to allow all")
+        bad = [name for name in value if not _TOOL_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not a tool name: {', '.join(repr(b[:40]) for b in bad)}")
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _pairs_go_together(self) -> Settings:
@@ -80,6 +237,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"RAILS_{name}API_KEY and RAILS_{name}INTEGRATION_ID must be set together")
         return self
 
+    # --- derived values ----------------------------------------------------------------------
+
     @property
     def embedded(self) -> bool:
         return self.base_url is None
@@ -90,16 +249,46 @@ class Settings(BaseSettings):
         return EMBEDDED if self.base_url is None else str(self.base_url).rstrip("/")
 
     def resolved_state_dir(self) -> Path:
-        return (self.state_dir or state_dir()).expanduser()
+        return (self.state_dir or default_state_dir()).expanduser()
+
+    def resolved_config_dir(self) -> Path:
+        return (self.config_dir or default_config_dir()).expanduser()
 
     def sandbox_db(self) -> Path:
-        return self.resolved_state_dir() / "sandbox.sqlite3"
+        """The sandbox's SQLite file: ``RAILS_SANDBOX_DB``, else in the state directory."""
+        return self.db.expanduser() if self.db else self.resolved_state_dir() / "sandbox.sqlite3"
+
+    def audit_log_path(self) -> Path:
+        return self.audit_log.expanduser() if self.audit_log else self.resolved_state_dir() / "audit.jsonl"
+
+    def approval_key_path(self) -> Path:
+        """Where a generated approval key is kept (0600) when ``RAILS_APPROVAL_KEY`` is unset."""
+        return self.resolved_state_dir() / "approval.key"
+
+    def credentials_path(self) -> Path:
+        return self.resolved_config_dir() / "credentials.json"
+
+    def allowed_tools(self, valid: Iterable[str]) -> frozenset[str]:
+        """The tools to serve: all of ``valid``, or the allow-list, each name checked against it.
+
+        Raises :class:`ConfigError` naming the unknown ones and listing the valid names.
+        """
+        known = list(valid)
+        if self.tools is None:
+            return frozenset(known)
+        unknown = [name for name in self.tools if name not in known]
+        if unknown:
+            raise ConfigError(
+                f"invalid configuration: --tools / RAILS_TOOLS: unknown tool name(s) {', '.join(unknown)}; "
+                f"valid names: {', '.join(known)}"
+            )
+        return frozenset(self.tools)
 
     def repairer(self) -> CredentialPair:
         """Environment first, then a credential ``rails-mcp install`` stored, then the demo one."""
         if self.api_key is not None and self.integration_id is not None:
             return CredentialPair(self.api_key.get_secret_value(), self.integration_id, "environment")
-        stored = read_stored_credentials(self.target, self.tenant)
+        stored = read_stored_credentials(self.credentials_path(), self.target, self.tenant)
         if stored is not None:
             return stored
         return CredentialPair(*DEMO_REPAIRER, source="demo")
@@ -112,30 +301,70 @@ class Settings(BaseSettings):
         return CredentialPair(*DEMO_SUPPLIER, source="demo")
 
 
+# --- names: field <-> variable <-> flag ------------------------------------------------------
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a :class:`Settings` field (``tenant`` -> ``RAILS_TENANT``)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, str):
+        return alias.upper()
+    return ENV_PREFIX + field.upper()
+
+
+def field_for_env(variable: str) -> str | None:
+    """The :class:`Settings` field a ``RAILS_*`` variable sets, or None when there is none."""
+    for field in Settings.model_fields:
+        if env_name(field) == variable.upper():
+            return field
+    return None
+
+
+def flag_name(field: str) -> str:
+    """The command-line flag of a :class:`Settings` field (``read_only`` -> ``--read-only``)."""
+    return _FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
+def check_tenant(name: str) -> str:
+    """``name`` if it is a valid tenant name, else :class:`ValueError` stating the rule."""
+    if not re.fullmatch(TENANT_PATTERN, name):
+        raise ValueError(f"must be {TENANT_RULE}")
+    return name
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment with flag ``overrides`` on top; :class:`ConfigError` if invalid."""
+    """Settings from the environment with flag ``overrides`` on top; :class:`ConfigError` if invalid.
+
+    An override of ``None`` means "flag not given". Each problem names the flag when the
+    value came from one, else the variable.
+    """
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
     except ValidationError as exc:
-        problems: list[str] = []
-        for err in exc.errors(include_url=False, include_input=False):
-            name = "RAILS_" + str(err["loc"][0]).upper() if err["loc"] else "configuration"
-            problems.append(f"{name}: {err['msg']}")
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+        raise ConfigError(describe_errors(exc, given)) from None
+
+
+def describe_errors(exc: ValidationError, given: Mapping[str, object] = {}) -> str:
+    problems: list[str] = []
+    aliases = {env_name(f).lower(): f for f in Settings.model_fields}
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = str(err["loc"][0]) if err["loc"] else ""
+        field = aliases.get(loc.lower(), loc)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if field in Settings.model_fields:
+            name = flag_name(field) if field in given else env_name(field)
+            problems.append(f"{name}: {message}")
+        else:
+            problems.append(message)
+    return "invalid configuration: " + "; ".join(problems)
 
 
 # --- credentials stored by ``rails-mcp install`` -------------------------------------------
 
 
-def stored_credentials_path() -> Path:
-    override = os.environ.get("RAILS_CONFIG_DIR")
-    return (Path(override).expanduser() if override else config_dir()) / "credentials.json"
-
-
-def read_stored_credentials(target: str, tenant: str | None) -> CredentialPair | None:
-    """The installed credential for this base URL and tenant, if one was stored."""
-    path = stored_credentials_path()
+def read_stored_credentials(path: Path, target: str, tenant: str | None) -> CredentialPair | None:
+    """The installed credential for this base URL and tenant, if one was stored in ``path``."""
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -154,9 +383,8 @@ def read_stored_credentials(target: str, tenant: str | None) -> CredentialPair |
     return None
 
 
-def store_credentials(target: str, tenant: str | None, api_key: str, integration_id: str) -> Path:
-    """Keep a minted credential (mode 0600), replacing any for the same target and tenant."""
-    path = stored_credentials_path()
+def store_credentials(path: Path, target: str, tenant: str | None, api_key: str, integration_id: str) -> Path:
+    """Keep a minted credential in ``path`` (mode 0600), replacing any for the same target and tenant."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         existing: list[Any] = json.loads(path.read_text(encoding="utf-8"))

@@ -10,7 +10,6 @@ the reconciled 1099.00 NZD invoice.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import uuid
@@ -18,7 +17,8 @@ from typing import Any
 
 import click
 from mcp import Client, StdioServerParameters
-from mcp_types import CallToolResult
+from mcp.client.session import ClientRequestContext
+from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
 
 __all__ = ["run_demo"]
 
@@ -53,20 +53,32 @@ async def _call(client: Client, name: str, arguments: dict[str, Any]) -> Any:
     return data
 
 
+async def _approve_as_the_person(
+    context: ClientRequestContext, params: ElicitRequestParams
+) -> ElicitResult | ErrorData:
+    """The demo's own elicitation handler: shows the order the server asks about and approves it.
+
+    A real host puts this form in front of a person; the demo answers for them, and says so.
+    """
+    click.secho("   ? the server asks a person to approve the order:", fg="magenta")
+    for line in params.message.splitlines():
+        click.echo(f"     | {line}")
+    click.secho(
+        "   ✓ approved by the demo's own elicitation handler (standing in for the person)", fg="magenta"
+    )
+    return ElicitResult(action="accept", content={"decision": "approve"})
+
+
 async def run_demo(tenant: str | None = None) -> bool:
     tenant = tenant or f"demo-{uuid.uuid4().hex[:10]}"
     with tempfile.TemporaryDirectory(prefix="rails-mcp-demo-") as state:
-        env = {
-            **os.environ,
-            "RAILS_TENANT": tenant,
-            "RAILS_STATE_DIR": state,
-        }
-        for name in ("RAILS_BASE_URL", "RAILS_API_KEY", "RAILS_INTEGRATION_ID"):
-            env.pop(name, None)
+        # Merged over the SDK's safe default environment (PATH, HOME, ...): none of the
+        # caller's RAILS_* settings reach the demo's server, so it always runs embedded.
+        env = {"RAILS_TENANT": tenant, "RAILS_STATE_DIR": state}
         params = StdioServerParameters(command=sys.executable, args=["-m", "rails_mcp"], env=env)
         click.secho("rails-mcp demo — the Quickstart loop through MCP over stdio", bold=True)
         _show("server", f"{sys.executable} -m rails_mcp (embedded sandbox, tenant {tenant})")
-        async with Client(params) as client:
+        async with Client(params, elicitation_callback=_approve_as_the_person) as client:
             return await _walk(client)
 
 
@@ -111,6 +123,7 @@ async def _walk(client: Client) -> bool:
     if "procurement" not in placed:
         return _fail("the corrected placement did not land")
     p = placed["procurement"]
+    _show("approval", placed.get("approval"))
     _show(
         "placed",
         f"{p['reference']} {p['status']} with {p['supplier']['name']}: {p['total']} {p['currency_code']}",

@@ -162,5 +162,5 @@ def serve(
         allowed_origins=allowed_origins,
     )
     path = "/sse" if transport == "sse" else "/mcp"
-    log.warning("rails-mcp %s on http://%s:%d%s", transport, host, port, path)
+    log.info("rails-mcp %s on http://%s:%d%s", transport, host, port, path)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

@@ -1,27 +1,34 @@
-"""Where rails-mcp keeps its files: the platform's directories, overridable by environment."""
+"""The platform's directories (via platformdirs): the defaults behind the ``*_dir`` settings.
+
+Nothing here reads ``RAILS_*``: :class:`rails_mcp.config.Settings` is the only reader of
+the environment and falls back to these when a directory is not configured.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import platformdirs
 
+__all__ = ["APP_NAME", "default_config_dir", "default_state_dir", "user_config_home"]
+
 APP_NAME = "rails-mcp"
 
 
-def state_dir() -> Path:
-    """``$RAILS_STATE_DIR``, else the platform's user data directory (XDG on Linux)."""
-    configured = os.environ.get("RAILS_STATE_DIR")
-    if configured:
-        return Path(configured).expanduser()
+def default_state_dir() -> Path:
+    """The platform's user data directory for rails-mcp (XDG on Linux)."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-def config_dir() -> Path:
-    """The platform's user config directory (XDG on Linux): where ``install`` stores keys."""
+def default_config_dir() -> Path:
+    """The platform's user config directory for rails-mcp: where ``install`` stores keys."""
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
-def default_sandbox_db() -> Path:
-    return state_dir() / "sandbox.sqlite3"
+def user_config_home() -> Path:
+    """The platform's base config directory, where desktop apps keep theirs.
+
+    ``~/Library/Application Support`` on macOS, ``%APPDATA%`` on Windows,
+    ``$XDG_CONFIG_HOME`` (else ``~/.config``) on Linux.
+    """
+    return Path(platformdirs.user_config_dir(appauthor=False, roaming=True))

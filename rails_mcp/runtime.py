@@ -29,8 +29,11 @@ def open_client(settings: Settings, *, with_supplier: bool = True) -> RailsClien
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.base_url is None:
         db = settings.sandbox_db()
+        # The in-process caller is this machine: the sandbox's loopback-only dev routes
+        # (webhook subscribe/secret) treat it as such.
         transport = httpx2.ASGITransport(
-            app=create_app(db, idle_reset_seconds=settings.sandbox_idle_reset_seconds)
+            app=create_app(db, idle_reset_seconds=settings.sandbox_idle_reset_seconds),
+            client=("127.0.0.1", 0),
         )
         base_url = EMBEDDED_BASE_URL
     else:

@@ -1,37 +1,68 @@
-"""The MCP server: the thirteen tools registered on an ``MCPServer``, in SPEC order.
+"""The MCP server: a lowlevel SDK ``Server`` publishing the thirteen :class:`ToolDef` s.
 
-Tools are registered from hand-built schemas instead of function signatures so that the
-server, not the SDK, validates arguments: a wrong argument then comes back as an enriched
-tool error the agent can act on, never as a protocol error or raw pydantic text. Each output
+The lowlevel server (public API only) because rails-mcp publishes schemas generated from its
+own pydantic models and validates arguments itself: a wrong argument must come back as an
+enriched tool error the agent can act on, never as a protocol error or SDK text. Each output
 schema admits both the success shape and the error shape, because hosts such as the MCP
 Inspector validate error results against it too.
 """
 
 from __future__ import annotations
 
-import difflib
+import functools
+import hashlib
 import json
 import logging
-from typing import Any
+import warnings
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, cast, get_args
 
+import pydantic
+from mcp import MCPDeprecationWarning, MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp_types import (
+    INVALID_PARAMS,
     CallToolRequestParams,
     CallToolResult,
+    DiscoverResult,
+    EmptyResult,
+    Icon,
+    InputRequiredResult,
     ListToolsResult,
+    LoggingLevel,
     PaginatedRequestParams,
+    RequestParams,
+    SetLevelRequestParams,
     TextContent,
     Tool,
 )
-from pydantic import ValidationError
+from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel, ValidationError
 
 from rails_mcp import __version__
-from rails_mcp.enrich import ToolErrorInfo, ToolFailure, arguments_error, internal_error
-from rails_mcp.tool_inputs import compact_schema
-from rails_mcp.tools import TOOLS, Rails, ToolSpec
+from rails_mcp.approval import ApprovalGate
+from rails_mcp.audit import AuditLog
+from rails_mcp.controls import Controls
+from rails_mcp.errors import ToolError, ToolFailure, arguments_error, internal_error
+from rails_mcp.governance import Governance
+from rails_mcp.resources import ResourceHub
+from rails_mcp.tools import (
+    TOOLS,
+    TOOLS_BY_NAME,
+    InputNeeded,
+    Rails,
+    ToolContext,
+    ToolDef,
+    compact_schema,
+)
+from rails_mcp.tools.base import inline_refs
+from rails_mcp.tools.correct import closest_tool, corrected, remember
 from rails_mcp.wire.models import EXTENSION_BANNER
 
-__all__ = ["ERROR_SCHEMA", "build_server", "execute", "output_schema"]
+__all__ = ["INSTRUCTIONS", "build_server", "execute", "output_schema", "unknown_tool_result"]
 
 log = logging.getLogger("rails_mcp.server")
 
@@ -41,27 +72,186 @@ INSTRUCTIONS = (
     "reconcile_invoice. Every result has is_extension; failed calls return error.fix and often "
     "error.example_arguments to replay."
 )
+WEBSITE_URL = "https://github.com/partly-rails/rails-mcp"
+ICON = Icon(
+    src="data:image/svg+xml;base64,"
+    "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCAxNiAxNiI+PHBhdGggZD0iTTMg"
+    "MWgydjE0SDN6TTExIDFoMnYxNGgtMnpNMSA0aDE0djJIMXpNMSAxMGgxNHYySDF6IiBmaWxsPSIjMzM0In0+PC9zdmc+",
+    mime_type="image/svg+xml",
+    sizes=["any"],
+)
 
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "code": {"type": "string"},
-        "message": {"type": "string"},
-        "fix": {"type": "string"},
-        "retryable": {"type": "boolean"},
-        "example_arguments": {"type": "object"},
-    },
-    "required": ["code", "message", "fix", "retryable"],
+
+# --- what each tool publishes ------------------------------------------------------------------
+
+
+_DROP = {
+    "title",
+    "description",
+    "default",
+    "required",
+    "additionalProperties",
+    "format",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
 }
 
 
-def output_schema(spec: ToolSpec) -> dict[str, Any]:
-    """Success keys plus ``error``: one object schema that fits both kinds of result."""
-    props: dict[str, Any] = {"is_extension": {"type": "boolean"}}
-    for key, kind in spec.output.items():
-        props[key] = {"type": kind}
-    props["error"] = ERROR_SCHEMA
-    return {"type": "object", "properties": props, "required": ["is_extension"]}
+def _lean(node: Any) -> Any:
+    """An output schema node with only what describes the shape: types, properties, items, enums.
+
+    Constraints and prose cost tokens on every ``tools/list`` and bind nothing (outputs are
+    ours). A property that defaults to null is left out when absent (every model here
+    serializes so), so its null branch goes; ``anyOf`` of plain types becomes one ``type`` list.
+    """
+    if isinstance(node, list):
+        return [_lean(v) for v in cast("list[Any]", node)]
+    if not isinstance(node, dict):
+        return node
+    items = cast("dict[str, Any]", node)
+    out: dict[str, Any] = {}
+    for key, value in items.items():
+        if key in _DROP:
+            continue
+        if key in {"properties", "$defs"}:
+            out[key] = {n: _lean(_omitted_not_null(v)) for n, v in cast("dict[str, Any]", value).items()}
+        else:
+            out[key] = _lean(value)
+    # ``properties`` and ``items`` already say object and array: the type keyword is redundant.
+    if ("properties" in out and out.get("type") == "object") or (
+        "items" in out and out.get("type") == "array"
+    ):
+        del out["type"]
+    variants = out.get("anyOf")
+    if isinstance(variants, list):
+        kinds = cast("list[dict[str, Any]]", variants)
+        plain = [v for v in kinds if set(v) == {"type"} and isinstance(v["type"], str)]
+        rest = [v for v in kinds if v not in plain]
+        if len(plain) > 1 or (plain and not rest):
+            merged = {"type": [v["type"] for v in plain] if len(plain) > 1 else plain[0]["type"]}
+            out["anyOf"] = [merged, *rest]
+        if len(out["anyOf"]) == 1:
+            (only,) = out.pop("anyOf")
+            out = {**only, **out}
+    return out
+
+
+def _omitted_not_null(prop: Any) -> Any:
+    """``X | None = None``: absent when None, so published as plain ``X``."""
+    if not isinstance(prop, dict):
+        return prop
+    node = cast("dict[str, Any]", prop)
+    variants = node.get("anyOf")
+    if "default" not in node or node["default"] is not None or not isinstance(variants, list):
+        return node
+    kept = [v for v in cast("list[Any]", variants) if v != {"type": "null"}]
+    rest = {k: v for k, v in node.items() if k not in {"anyOf", "default"}}
+    return {**kept[0], **rest} if len(kept) == 1 else {"anyOf": kept, **rest}
+
+
+def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
+    """The output model's JSON schema: one ``type: object`` root admitting the success fields
+    (omitted when absent, never null) and ``error``; ``is_extension`` required; the error's
+    ``example_arguments`` typed as this tool's own arguments (their shape, without the
+    constraints the inputSchema already states)."""
+    raw = cast("type[BaseModel]", tool.output_model).model_json_schema()
+    schema = cast("dict[str, Any]", _lean(raw))
+    schema["properties"]["is_extension"] = {"type": "boolean"}
+    schema["required"] = ["is_extension"]
+    defs = cast("dict[str, Any]", schema["$defs"])
+    error = cast("dict[str, Any]", defs["ToolError"])
+    error["required"] = ["code", "message", "fix", "retryable"]
+    error_props = cast("dict[str, Any]", error["properties"])
+    error_props["example_arguments"] = _lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
+    _inline_single_use(schema)
+    return {"type": "object", **schema}
+
+
+def _inline_single_use(schema: dict[str, Any]) -> None:
+    """A ``$defs`` entry referenced once is written where it is used (fewer tokens, same schema)."""
+    defs = cast("dict[str, Any]", schema.get("$defs", {}))
+    text = json.dumps(schema)
+    once = {name for name in defs if text.count(f'"#/$defs/{name}"') == 1}
+
+    kept = {name: inline_refs(d, defs, once) for name, d in defs.items() if name not in once}
+    for key in list(schema):
+        if key != "$defs":
+            schema[key] = inline_refs(schema[key], defs, once)
+    if kept:
+        schema["$defs"] = kept
+    else:
+        schema.pop("$defs", None)
+
+
+def published(tool: ToolDef[Any, Any]) -> Tool:
+    """What ``tools/list`` says of ``tool``; its schemas generated from its models once per process.
+
+    A tool of the registry starts from ``published_tools.json`` (written by ``rails-mcp
+    schemas``) when that file's fingerprint matches these sources, which saves generating 26
+    schemas on every cold start; otherwise, or for any other tool, they are generated now.
+    """
+    schemas = _SCHEMAS.get(tool.name)
+    if schemas is None or schemas[0] is not tool:
+        stored = _stored_schemas().get(tool.name) if TOOLS_BY_NAME.get(tool.name) is tool else None
+        generated = stored or (compact_schema(cast("type[BaseModel]", tool.input_model)), output_schema(tool))
+        schemas = _SCHEMAS[tool.name] = (tool, *generated)
+    return Tool(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        input_schema=schemas[1],
+        output_schema=schemas[2],
+        annotations=tool.annotations,
+    )
+
+
+_SCHEMAS: dict[str, tuple[ToolDef[Any, Any], dict[str, Any], dict[str, Any]]] = {}
+#: The registry's generated schemas, kept beside the code and keyed by the code's fingerprint.
+PUBLISHED_FILE = Path(__file__).with_name("published_tools.json")
+
+
+def schema_fingerprint() -> str:
+    """A digest of everything the published schemas are generated from (code and pydantic)."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256(pydantic.VERSION.encode())
+    sources = [root / "server.py", *(sorted((root / d).glob("*.py")) for d in ("tools", "errors", "wire"))]
+    for path in sorted(p for group in sources for p in ([group] if isinstance(group, Path) else group)):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _stored_schemas() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    try:
+        stored = json.loads(PUBLISHED_FILE.read_text(encoding="utf-8"))
+        if stored.get("fingerprint") != schema_fingerprint():
+            log.info("published_tools.json is stale; generating the tool schemas")
+            return {}
+        tools = cast("dict[str, dict[str, Any]]", stored["tools"])
+        return {name: (t["inputSchema"], t["outputSchema"]) for name, t in tools.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def published_file_text() -> str:
+    """The text of ``published_tools.json`` for the registry as the code now generates it."""
+    tools = {
+        t.name: {
+            "inputSchema": compact_schema(cast("type[BaseModel]", t.input_model)),
+            "outputSchema": output_schema(t),
+        }
+        for t in TOOLS
+    }
+    return json.dumps({"fingerprint": schema_fingerprint(), "tools": tools}) + "\n"
+
+
+# --- results -----------------------------------------------------------------------------------
 
 
 def _one_line(text: str) -> str:
@@ -77,10 +267,10 @@ def _text(summary: str, structured: dict[str, Any]) -> str:
     return f"{summary}\n{line}"
 
 
-def _error_result(spec: ToolSpec, info: ToolErrorInfo) -> CallToolResult:
+def _error_result(extension: bool, info: ToolError) -> CallToolResult:
     info = info.model_copy(update={"message": _one_line(info.message), "fix": _one_line(info.fix)})
-    structured: dict[str, Any] = {"is_extension": spec.extension, "error": info.public()}
-    lead = f"{EXTENSION_BANNER}\n" if spec.extension else ""
+    structured: dict[str, Any] = {"is_extension": extension, "error": info.public()}
+    lead = f"{EXTENSION_BANNER}\n" if extension else ""
     summary = f"{lead}Error {info.code}: {info.message} Fix: {info.fix}"
     return CallToolResult(
         content=[TextContent(type="text", text=_text(summary, structured))],
@@ -89,93 +279,203 @@ def _error_result(spec: ToolSpec, info: ToolErrorInfo) -> CallToolResult:
     )
 
 
-async def execute(spec: ToolSpec, rails: Rails, arguments: dict[str, Any]) -> CallToolResult:
+async def execute(
+    tool: ToolDef[Any, Any], ctx: ToolContext, arguments: dict[str, Any]
+) -> CallToolResult | InputRequiredResult:
     """Validate, run, and shape one tool call. Nothing raised here reaches the client."""
     try:
-        args = spec.input_model.model_validate(arguments)
+        args = tool.input_model.model_validate(arguments)
     except ValidationError as exc:
-        info = arguments_error(spec.name, spec.input_model, arguments, exc)
-        log.info("tool %s refused arguments: %s at %s", spec.name, info.code, info.field)
-        return _error_result(spec, info)
+        info = await corrected(tool, ctx, arguments, arguments_error(tool.input_model, arguments, exc))
+        log.info("tool %s refused arguments: %s at %s", tool.name, info.code, info.field)
+        return _error_result(tool.extension, info)
     try:
-        result = await spec.handler(rails, args)
+        reply = await tool.handler(ctx, args)
+    except InputNeeded as needed:
+        return needed.result
     except ToolFailure as failure:
-        log.info("tool %s failed: %s", spec.name, failure.info.code)
-        return _error_result(spec, failure.info)
+        log.info("tool %s failed: %s", tool.name, failure.info.code)
+        return _error_result(tool.extension, await corrected(tool, ctx, arguments, failure.info))
     except Exception:
-        log.exception("tool %s raised unexpectedly", spec.name)
-        return _error_result(spec, internal_error(spec.name))
-    structured = {"is_extension": spec.extension, **result.data}
-    summary = _one_line(result.summary)
-    summary = f"{EXTENSION_BANNER}\n{summary}" if spec.extension else summary
+        log.exception("tool %s raised unexpectedly", tool.name)
+        return _error_result(tool.extension, internal_error(tool.name))
+    remember(ctx, args)
+    output = cast("BaseModel", reply.output)
+    data = output.model_dump(mode="json", include=output.model_fields_set - {"is_extension", "error"})
+    structured = {"is_extension": tool.extension, **data}
+    summary = _one_line(reply.summary)
+    summary = f"{EXTENSION_BANNER}\n{summary}" if tool.extension else summary
     return CallToolResult(
         content=[TextContent(type="text", text=_text(summary, structured))],
         structured_content=structured,
     )
 
 
-def _published(spec: ToolSpec) -> Tool:
-    input_schema = compact_schema(spec.input_model)
-    input_schema["additionalProperties"] = False
-    return Tool(
-        name=spec.name,
-        title=spec.title,
-        description=spec.description,
-        input_schema=input_schema,
-        output_schema=output_schema(spec),
-        annotations=spec.annotations,
+def unknown_tool_result(name: str, known: list[str]) -> CallToolResult:
+    """An unknown tool name is a structured error naming the closest real tool."""
+    close = closest_tool(name, known)
+    info = ToolError(
+        code="unknown_tool",
+        message=f"There is no tool named {json.dumps(name[:80])}.",
+        fix=f"Call one of the listed tools; the closest is {close}." if close else "Call a listed tool.",
+        retryable=False,
+        valid_values=known,
+        did_you_mean=close,
     )
+    return _error_result(False, info)
 
 
-def build_server(rails: Rails) -> Server[Any]:
-    """A lowlevel SDK ``Server`` with the thirteen tools over ``rails``, ready for any transport.
+# --- log notifications: wire calls at debug, wire errors at warning ------------------------------
 
-    The lowlevel server (not ``MCPServer``) because rails-mcp publishes schemas generated from
-    its own pydantic models and validates arguments itself: a wrong argument must come back as
-    an enriched tool error, never as a protocol error or SDK text.
+_LEVELS: tuple[LoggingLevel, ...] = get_args(LoggingLevel)
+_WIRE_LOGGER = logging.getLogger("rails_mcp.client")
+#: The wire log lines of the tool call running in this task (None outside a call).
+_CAPTURE: ContextVar[list[tuple[LoggingLevel, str]] | None] = ContextVar("rails_mcp_wire_log", default=None)
+
+
+class _CaptureWireCalls(logging.Filter):
+    """Copies the client's wire-call records into the running call's buffer, then lets through
+    to the process log exactly what the ``rails_mcp`` logger's own level would have."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        sink = _CAPTURE.get()
+        if sink is not None:
+            sink.append(("warning" if record.levelno >= logging.WARNING else "debug", record.getMessage()))
+        return record.levelno >= logging.getLogger("rails_mcp").getEffectiveLevel()
+
+
+_CAPTURE_FILTER = _CaptureWireCalls()
+
+
+def _capture_wire_calls() -> None:
+    """Let debug records reach the filter (it keeps the process log as configured)."""
+    if _CAPTURE_FILTER not in _WIRE_LOGGER.filters:
+        _WIRE_LOGGER.addFilter(_CAPTURE_FILTER)
+    _WIRE_LOGGER.setLevel(logging.DEBUG)
+
+
+async def _send_logs(ctx: ServerRequestContext[Any], lines: list[tuple[LoggingLevel, str]]) -> None:
+    """Log notifications at or above the level the client set (none before it sets one)."""
+    state = cast("dict[str, Any]", ctx.lifespan_context)
+    # 2026-07-28 has no logging/setLevel: each request opts in through _meta, and the SDK's
+    # session drops what was not asked for; on 2025-11-25 the level set here is the floor.
+    floor = "debug" if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS else state.get("log_level")
+    if floor is None:
+        return
+    for level, text in lines:
+        if _LEVELS.index(level) < _LEVELS.index(floor):
+            continue
+        with warnings.catch_warnings():  # logging is deprecated in 2026-07-28, current in 2025-11-25
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await ctx.session.send_log_message(  # pyright: ignore[reportDeprecated]
+                level, {"message": text}, logger="rails_mcp.wire"
+            )
+
+
+@asynccontextmanager
+async def _lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any]]:
+    """Per-connection state: the log level the client set with ``logging/setLevel``."""
+    yield {"log_level": None}
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+def build_server(
+    rails: Rails,
+    *,
+    tools: Sequence[ToolDef[Any, Any]] = TOOLS,
+    hub: ResourceHub | None = None,
+    controls: Controls | None = None,
+    approval: ApprovalGate | None = None,
+    audit: AuditLog | None = None,
+    transport: str = "in-memory",
+) -> Server[Any]:
+    """A lowlevel SDK ``Server`` with ``tools`` over ``rails``, ready for any transport.
+
+    ``hub`` (made here when not given) adds the resources, templates, the ``get_started``
+    prompt and resource subscriptions, and keeps each procurement's event history.
+    ``controls`` (read-only, allow-list, spending limit), ``approval`` (the human-approval
+    gate; ``None`` = approval off) and ``audit`` (one JSON line per tool call) govern what
+    the agent may do; ``transport`` is what the audit log records.
     """
-    by_name = {spec.name: spec for spec in TOOLS}
-    listed = [_published(spec) for spec in TOOLS]
+    hub = hub if hub is not None else ResourceHub(rails.client)
+    governance = Governance(rails, controls or Controls(), approval, audit, transport)
+    by_name = {tool.name: tool for tool in tools}
+    visible = [tool.name for tool in tools if governance.lists(tool)]
+    listed = [published(tool) for tool in tools if governance.lists(tool)]
+    _capture_wire_calls()
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
+        if params is not None and params.cursor is not None:
+            raise MCPError(INVALID_PARAMS, "Invalid cursor: tools/list is a single page; omit cursor.")
         return ListToolsResult(tools=listed)
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: CallToolRequestParams) -> CallToolResult:
-        spec = by_name.get(params.name)
-        if spec is None:
-            return unknown_tool_result(params.name, list(by_name))
-        return await execute(spec, rails, dict(params.arguments or {}))
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        tool = by_name.get(params.name)
+        if tool is None:
+            return unknown_tool_result(params.name, visible)
+        arguments = dict(params.arguments or {})
+        # Read-only mode, the allow-list and a bad returned approval state refuse here,
+        # before the tool reads anything; the record becomes the call's audit line.
+        record = await governance.open_call(ctx, tool, arguments, params, visible)
+        lines: list[tuple[LoggingLevel, str]] = []
+        if record.refusal is not None:
+            log.info("tool %s refused before it ran: %s", tool.name, record.refusal.code)
+            result: CallToolResult | InputRequiredResult = _error_result(tool.extension, record.refusal)
+        else:
+            context = ToolContext(
+                rails=rails,
+                request=ctx,
+                protocol_version=ctx.protocol_version,
+                hub=hub,
+                approve_order=record.approve_order,
+                max_order_total=governance.max_order_total,
+            )
+            token = _CAPTURE.set(lines)
+            try:
+                result = await execute(tool, context, arguments)
+            finally:
+                _CAPTURE.reset(token)
+        governance.record(record, result)
+        structured: dict[str, Any] = (
+            (result.structured_content or {}) if isinstance(result, CallToolResult) else {}
+        )
+        error: object = structured.get("error")
+        if isinstance(error, dict) and "wire_method" in error:
+            failed = cast("dict[str, Any]", error)
+            lines.append(("warning", f"{tool.name}: {failed['wire_method']} failed with {failed['code']}"))
+        await _send_logs(ctx, lines)
+        return result
 
-    return Server(
+    async def set_level(ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
+        cast("dict[str, Any]", ctx.lifespan_context)["log_level"] = params.level
+        return EmptyResult()
+
+    server: Server[Any] = Server(
         "rails-mcp",
         title="Rails parts ordering",
         version=__version__,
         instructions=INSTRUCTIONS,
+        website_url=WEBSITE_URL,
+        icons=[ICON],
+        lifespan=_lifespan,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
 
+    async def discover(ctx: ServerRequestContext[Any], params: RequestParams) -> DiscoverResult:
+        return DiscoverResult(
+            supported_versions=list(KNOWN_PROTOCOL_VERSIONS),
+            capabilities=server.get_capabilities(protocol_version=ctx.protocol_version),
+            instructions=INSTRUCTIONS,
+        )
 
-def unknown_tool_result(name: str, known: list[str]) -> CallToolResult:
-    """An unknown tool name is a structured error naming the closest real tool."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.0)
-    info = ToolErrorInfo(
-        code="unknown_tool",
-        message=f"There is no tool named {json.dumps(name[:80])}.",
-        fix=f"Call one of the listed tools; the closest is {close[0]}." if close else "Call a listed tool.",
-        retryable=False,
-        valid_values=known,
-        did_you_mean=close[0] if close else None,
-    )
-    structured: dict[str, Any] = {"is_extension": False, "error": info.public()}
-    return CallToolResult(
-        content=[
-            TextContent(
-                type="text", text=_text(f"Error unknown_tool: {info.message} Fix: {info.fix}", structured)
-            )
-        ],
-        structured_content=structured,
-        is_error=True,
-    )
+    server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    server.add_request_handler("server/discover", RequestParams, discover)
+    hub.register(server)
+    return server

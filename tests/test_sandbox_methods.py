@@ -48,13 +48,13 @@ SEEDED_JOB = {
 SEEDED_OFFERS = [
     (0x01, "Toyota Genuine Front Bumper Cover", S1, 1, "512.00"),
     (0x02, "Repco Front Bumper Cover", S2, 1, "289.00"),
-    (0x03, "Toyota Genuine Bumper Reinforcement", S1, 2, "344.00"),
+    (0x03, "Repco Bumper Reinforcement", S2, 2, "231.00"),
     (0x04, "PartsMaster Bumper Reinforcement", S3, 2, "198.00"),
-    (0x05, "Toyota Genuine Headlamp LH", S1, 3, "631.00"),
+    (0x05, "PartsMaster Headlamp LH", S3, 3, "356.00"),
     (0x06, "Repco Headlamp LH", S2, 3, "402.00"),
     (0x07, "Toyota Genuine Headlamp RH", S1, 4, "631.00"),
     (0x08, "PartsMaster Headlamp RH", S3, 4, "389.00"),
-    (0x09, "Toyota Genuine Grille", S1, 5, "236.00"),
+    (0x09, "Repco Grille", S2, 5, "188.00"),
     (0x0A, "Toyota Genuine Radiator Support", S1, 6, "468.00"),
     (0x0B, "Repco Radiator Support", S2, 6, "301.00"),
     (0x0C, "PartsMaster Grille", S3, 5, "142.00"),
@@ -445,6 +445,22 @@ async def test_the_seeded_basket_is_the_twelve_offers_in_order_from_three_suppli
     ]
 
 
+async def test_the_confirmable_supplier_offers_only_the_ordered_bumper_and_the_quickstart_pair(
+    sandbox: httpx2.AsyncClient,
+):
+    """SPEC §1 (corrected): S1's unordered offers are 07 + 0a, the ~1,099 NZD order."""
+    basket = (await call(sandbox, "repairer.jobs.baskets.latest.get", {"job_identity": JOB})).json()
+    s1 = [o for o in basket["offers"] if o["supplier_business_id"] == S1]
+    assert [o["sellable_id"] for o in s1] == [offer(0x01), offer(0x07), offer(0x0A)]
+    ordered = {pid for pid, p in (await parts_of(sandbox)).items() if p["status"] == "ordered"}
+    unordered = [o for o in s1 if not set(o["job_part_ids"]) & ordered]
+    assert sum(float(o["trade_price"]) for o in unordered) == 1099.00
+    uncovered = {part(n) for n in (2, 3, 5)}
+    assert all(
+        o["supplier_business_id"] != S1 for o in basket["offers"] if set(o["job_part_ids"]) & uncovered
+    )
+
+
 async def test_no_basket_carries_a_currency_anywhere(sandbox: httpx2.AsyncClient):
     await place_quickstart(sandbox)  # ordered parts keep their offers in the basket
     basket = (await call(sandbox, "repairer.jobs.baskets.latest.get", {"job_identity": JOB})).json()
@@ -714,15 +730,15 @@ async def test_an_upload_gets_a_signed_url_and_a_public_url_on_the_request_base(
 @pytest.mark.parametrize(
     "change",
     [
-        {"media_type": "audio"},
-        {"type": "invoice_scan"},
+        {"media_type": " "},
+        {"type": " "},
         {"file_name": "../etc/passwd"},
         {"file_name": "a/b.jpg"},
         {"file_name": "a\\b.jpg"},
         {"file_name": "x..jpg"},
     ],
 )
-async def test_an_upload_outside_the_allowed_values_is_unprocessable(
+async def test_an_upload_with_a_path_or_blank_field_is_unprocessable(
     sandbox: httpx2.AsyncClient, change: dict[str, str]
 ):
     body = {"file_name": "estimate.jpg", "media_type": "image", "type": "job_media", **change}
@@ -816,10 +832,11 @@ async def test_placing_the_offers_of_a_newly_identified_part_works(sandbox: http
     await call(
         sandbox,
         "repairer.jobs.parts.insert",
-        {"job_identity": identity, "parts": [{"description": "Grille", "quantity": 2}]},
+        {"job_identity": identity, "parts": [{"description": "Radiator support", "quantity": 2}]},
     )
     basket = (await call(sandbox, "repairer.jobs.baskets.latest.get", {"job_identity": identity})).json()
     genuine = basket["offers"][0]
+    assert genuine["supplier_business_id"] == S1
     chosen = {k: genuine[k] for k in ("sellable_id", "supplier_business_id", "job_part_ids", "quantity")}
     placed = await call(
         sandbox,
@@ -831,8 +848,8 @@ async def test_placing_the_offers_of_a_newly_identified_part_works(sandbox: http
     await call(sandbox, "supplier.procurements.confirm", {"identity": {"id": pid}}, auth=SUPPLIER)
     invoices = await call(sandbox, "repairer.procurements.invoices.list", {"job_identity": identity})
     [invoice] = invoices.json()["items"]
-    assert invoice["total"] == "472.00"
-    assert invoice["line_items"][0]["unit_price"] == "236.00"
+    assert invoice["total"] == "936.00"
+    assert invoice["line_items"][0]["unit_price"] == "468.00"
     assert invoice["line_items"][0]["quantity"] == 2
 
 

@@ -15,6 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.mcp_support import QUICKSTART
 from tests.process_support import clean_env, free_port, running
+from tests.support.secret_scan import scan_output, scan_result
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
@@ -36,11 +37,14 @@ async def close_the_loop(client: Client) -> dict[str, Any]:
     tools = await client.list_tools()
     assert len(tools.tools) == 13
     placed = await client.call_tool("place_procurement", QUICKSTART)
+    scan_result("place_procurement", placed)
     assert not placed.is_error, placed.content
     pid = placed.structured_content["procurement"]["id"]  # type: ignore[index]
     confirmed = await client.call_tool("confirm_procurement", {"procurement_id": pid})
+    scan_result("confirm_procurement", confirmed)
     assert confirmed.structured_content["procurement"]["status"] == "order_confirmed"  # type: ignore[index]
     reconciled = await client.call_tool("reconcile_invoice", {"procurement_id": pid})
+    scan_result("reconcile_invoice", reconciled)
     return dict(reconciled.structured_content or {})
 
 
@@ -67,6 +71,7 @@ async def test_an_order_placed_over_stdio_is_still_there_after_the_host_restarts
         pid = placed.structured_content["procurement"]["id"]  # type: ignore[index]
     async with Client(params) as client:
         tracked = await client.call_tool("track_procurement", {"procurement_id": pid})
+    scan_result("track_procurement", tracked)
     assert not tracked.is_error
     assert tracked.structured_content["procurement"]["status"] == "order_requested"  # type: ignore[index]
 
@@ -119,6 +124,7 @@ def test_binding_beyond_loopback_without_a_token_refuses_to_start(tmp_path: Path
         timeout=60,
         check=False,
     )
+    scan_output("rails-mcp serve --host 0.0.0.0", proc.stdout + proc.stderr)
     assert proc.returncode != 0
     assert b"RAILS_MCP_TOKEN" in proc.stderr
     assert b"Traceback" not in proc.stderr
@@ -178,6 +184,7 @@ def test_invalid_configuration_stops_start_up_with_a_message_naming_the_variable
         check=False,
         stdin=subprocess.DEVNULL,
     )
+    scan_output("rails-mcp with invalid configuration", proc.stdout + proc.stderr)
     assert proc.returncode != 0
     assert named in proc.stderr
     assert b"partly_secret_value_123" not in proc.stderr

@@ -4,6 +4,9 @@
 proposed extensions exactly as the deployed sandbox does, with per-tenant worlds kept in
 SQLite. It depends only on ``rails_mcp.wire`` (the shared contract) and the libraries it
 serves with, so the MCP server can run it in-process and the CLI can serve it over HTTP.
+Beyond the wire it serves ``/openapi.json`` (published type names), ``/llms.txt``,
+``/llms-full.txt``, the upload store behind ``uploads.prepare`` and signed loopback
+webhooks (``/__webhooks/*``, see :mod:`rails_mcp.sandbox.webhooks`).
 """
 
 from __future__ import annotations

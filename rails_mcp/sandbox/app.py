@@ -8,12 +8,14 @@ rules themselves are in ``world.py``; storage is in ``store.py``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import re
+import sqlite3
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from rails_mcp.sandbox import uploads
+from rails_mcp.sandbox.llms import llms_full_txt, llms_txt
 from rails_mcp.sandbox.openapi import extensions_document, public_document
 from rails_mcp.sandbox.store import DEFAULT_TENANT, Store, is_valid_tenant
+from rails_mcp.sandbox.webhooks import DEFAULT_BACKOFF, Deliverer, WebhookRoutes, enqueue, has_pending
 from rails_mcp.sandbox.world import RULES, Call, Rule, World, authenticate
 from rails_mcp.wire import errors as e
+from rails_mcp.wire import limits
 from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec
 
 __all__ = ["Sandbox", "create_app"]
@@ -75,8 +81,10 @@ class Sandbox:
         idle_reset_seconds: float | None,
         max_body_bytes: int,
         clock: Callable[[], float],
+        deliverer: Deliverer,
     ) -> None:
         self.store = store
+        self.deliverer = deliverer
         self.idle_reset_seconds = idle_reset_seconds
         self.max_body_bytes = max_body_bytes
         self.clock = clock
@@ -111,30 +119,53 @@ class Sandbox:
         now = self.clock()
         world = await self._world(tenant, now)
         # Credentials first: a caller without them learns nothing else, and no body is read.
-        caller = authenticate(
-            world,
-            request.headers.get("authorization"),
-            request.headers.get("partly-integration-id"),
-            spec.scope,
-        )
+        try:
+            caller = authenticate(
+                world,
+                request.headers.get("authorization"),
+                request.headers.get("partly-integration-id"),
+                spec.scope,
+            )
+        except e.Forbidden:
+            # A method whose documented error union has no ``forbidden`` (tier1.prepare:
+            # ``unauthorized`` only) refuses a wrong-scope credential as ``unauthorized``.
+            if "forbidden" in spec.errors:
+                raise
+            raise e.Unauthorized() from None
         content_type = request.headers.get("content-type")
         if content_type and not _is_json_media_type(content_type):
             raise e.UnsupportedMediaType()
         body = await self._read_body(request)
+        if not body.strip() and not spec.request.model_fields:
+            body = b"{}"  # "Empty request body" (seeds/002): an absent body is the empty request
         try:
             payload = spec.request.model_validate_json(body)
         except ValidationError:
             raise e.BadRequest(detail="the body is not a valid " + spec.request.__name__) from None
-        call = Call(caller=caller, now=now, base_url=str(request.base_url))
+        call = Call(caller=caller, now=now, base_url=str(request.base_url), upload_key=self.store.upload_key)
         if rule.writes:
 
             def change(w: World) -> BaseModel:
                 return rule.handle(w, call, payload)
 
-            result = await anyio.to_thread.run_sync(self.store.transact, tenant, now, change)
+            def outbox(conn: sqlite3.Connection, w: World) -> None:
+                enqueued.append(enqueue(conn, tenant, w, call.events, now))
+
+            enqueued: list[int] = []
+            result = await anyio.to_thread.run_sync(self.store.transact, tenant, now, change, outbox)
+            if any(enqueued):
+                self.deliverer.kick()  # returns at once: delivery never delays this answer
         else:
             result = rule.handle(world, call, payload)
         return _json_response(result.model_dump_json())
+
+    async def world_of(self, tenant: str) -> World:
+        """The tenant's current world (seeded on first use), for the dev routes."""
+        return await self._world(tenant, self.clock())
+
+    @staticmethod
+    def tenant_of(request: Request) -> str:
+        return Sandbox._tenant(request)
 
     @staticmethod
     def _tenant(request: Request) -> str:
@@ -142,7 +173,7 @@ class Sandbox:
         if header is None:
             return DEFAULT_TENANT
         if not is_valid_tenant(header):
-            raise e.BadRequest(detail="x-partifact-tenant must match [a-z0-9_-]{1,64}")
+            raise e.BadRequest(detail=f"x-partifact-tenant must be {limits.TENANT_RULE}")
         return header
 
     async def _read_body(self, request: Request) -> bytes:
@@ -184,11 +215,28 @@ class Sandbox:
         return store.world(tenant, state.version)
 
 
-def _static_json(document: dict[str, Any]) -> Callable[[Request], Awaitable[Response]]:
-    body = json.dumps(document, ensure_ascii=False, indent=2).encode()
+@functools.cache
+def _rendered_json(build: Callable[[], dict[str, Any]]) -> bytes:
+    return json.dumps(build(), ensure_ascii=False, indent=2).encode()
+
+
+@functools.cache
+def _rendered_text(build: Callable[[], str]) -> bytes:
+    return build().encode()
+
+
+def _static_json(build: Callable[[], dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
+    """Rendered on first request, once per process: creating an app stays cheap."""
 
     async def endpoint(request: Request) -> Response:
-        return _json_response(body)
+        return _json_response(_rendered_json(build))
+
+    return endpoint
+
+
+def _static_text(build: Callable[[], str]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return Response(_rendered_text(build), media_type="text/plain; charset=utf-8")
 
     return endpoint
 
@@ -219,40 +267,62 @@ def create_app(
     idle_reset_seconds: float | None = 3600.0,
     max_body_bytes: int = 1_048_576,
     clock: Callable[[], float] = time.time,
+    webhook_backoff: Sequence[float] = DEFAULT_BACKOFF,
+    webhook_timeout: float = 5.0,
+    max_upload_bytes: int = uploads.MAX_UPLOAD_BYTES,
 ) -> Starlette:
     """The embedded Rails sandbox as an ASGI app over the SQLite file ``db_path``.
 
     Works without lifespan events (the store opens here), so it can be driven in-process by
     ``httpx2.ASGITransport``. ``":memory:"`` keeps everything in memory, for one app only.
     ``idle_reset_seconds=None`` never resets an idle tenant; ``clock`` is injectable so
-    tests can age a tenant without waiting.
+    tests can age a tenant without waiting. ``webhook_backoff`` is the wait after each failed
+    delivery attempt (its length + 1 attempts in all); ``webhook_timeout`` bounds one POST.
+    Webhook delivery runs on a daemon thread started by the first write that produces an
+    event (or by the lifespan, or at once if undelivered events are waiting in the file).
     """
     store = Store(db_path)
+    deliverer = Deliverer(store, backoff=webhook_backoff, timeout=webhook_timeout, clock=clock)
     sandbox = Sandbox(
         store,
         idle_reset_seconds=idle_reset_seconds,
         max_body_bytes=max_body_bytes,
         clock=clock,
+        deliverer=deliverer,
     )
+    hooks = WebhookRoutes(
+        store, deliverer, tenant_of=Sandbox.tenant_of, world_of=sandbox.world_of, clock=clock
+    )
+    upload_routes = uploads.UploadRoutes(store, max_bytes=max_upload_bytes, clock=clock)
+    if has_pending(store):
+        deliverer.kick()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
+        deliverer.kick()
         yield
+        await anyio.to_thread.run_sync(deliverer.stop)
         store.close()
 
     app = Starlette(
         routes=[
             Route(f"/api/{API_VERSION}/{{method:path}}", sandbox),
             Route("/healthz", _healthz, methods=["GET"]),
-            Route("/openapi.json", _static_json(public_document()), methods=["GET"]),
-            Route(
-                "/openapi.extensions.json",
-                _static_json(extensions_document()),
-                methods=["GET"],
-            ),
+            Route("/openapi.json", _static_json(public_document), methods=["GET"]),
+            Route("/openapi.extensions.json", _static_json(extensions_document), methods=["GET"]),
+            Route("/llms.txt", _static_text(llms_txt), methods=["GET"]),
+            Route("/llms-full.txt", _static_text(llms_full_txt), methods=["GET"]),
+            Route("/__webhooks/subscribe", hooks.subscribe, methods=["POST"]),
+            Route("/__webhooks/secret", hooks.secret, methods=["POST"]),
+            Route("/__webhooks/sink", hooks.sink_receive, methods=["POST"]),
+            Route("/__webhooks/sink", hooks.sink_list, methods=["GET"]),
+            Route("/__webhooks/attempts", hooks.attempts, methods=["GET"]),
+            Route("/uploads/{upload_id}", upload_routes.put, methods=["PUT"]),
+            Route("/uploads/{upload_id}", upload_routes.get, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    app.state.deliverer = deliverer
     return app

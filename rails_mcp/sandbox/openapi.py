@@ -15,11 +15,19 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
+from rails_mcp.wire import limits
 from rails_mcp.wire.errors import HTTP_STATUS_BY_CODE
 from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec, method_path
 from rails_mcp.wire.models import EXTENSION_BANNER
 
-__all__ = ["EXTENSIONS_PATH", "extensions_document", "public_document"]
+__all__ = [
+    "EXTENSIONS_PATH",
+    "INLINE_REQUESTS",
+    "PUBLISHED_NAMES",
+    "SUPPLIER_SOURCE_ITEM",
+    "extensions_document",
+    "public_document",
+]
 
 EXTENSIONS_PATH = "/openapi.extensions.json"
 _REF = "#/components/schemas/{model}"
@@ -44,11 +52,124 @@ def _is_ref(schema: object) -> bool:
     return isinstance(schema, dict) and "$ref" in schema
 
 
+#: Python class name → the schema name the API reference (seeds/001) publishes. The classes
+#: keep their names (other code imports them); only the documents speak the published ones.
+PUBLISHED_NAMES: dict[str, str] = {
+    "BuyerProcurementV1": "procurements.v1.buyer.Procurement",
+    "SupplierProcurementV1": "procurements.v1.supplier.Procurement",
+    "SourceItemV1": "procurements.v1.buyer.SourceItem",
+    "SupplierBusinessV1": "procurements.v1.buyer.SupplierBusiness",
+    "SupplierOrganizationV1": "procurements.v1.buyer.SupplierOrganization",
+    "BuyerBusinessV1": "procurements.v1.supplier.BuyerBusiness",
+    "BuyerOrganizationV1": "procurements.v1.supplier.BuyerOrganization",
+    "AddressV1": "procurements.v1.Address",
+    "ProcurementVehicleV1": "procurements.v1.Vehicle",
+    "ProcurementStatus": "procurements.v1.buyer.Status",
+    "ProcurementsListRequestV1": "procurements.v1.repairer.ProcurementsListRequest",
+    "ProcurementsListResponseV1": "procurements.v1.buyer.ProcurementsListResponse",
+    "ProcurementsInsertResponseV1": "RepairerProcurementsInsertResponseV1",
+    "ProcurementsInvoicesListResponseV1": "RepairerProcurementsInvoicesListResponseV1",
+    "ProcurementsInvoicesGetResponseV1": "RepairerProcurementsInvoicesGetResponseV1",
+    "VehicleV1-Input": "VehicleV1",
+    "VehicleV1-Output": "VehicleV1",
+}
+#: The supplier view's lines: the same shape as the buyer's, published under its own name.
+SUPPLIER_SOURCE_ITEM = "procurements.v1.supplier.SourceItem"
+#: Requests the reference shows as ``_(inline)_``: in the operation, not in components.
+INLINE_REQUESTS = frozenset(
+    {
+        "JobsGetRequestV1",
+        "ProcurementsGetRequestV1",
+        "SupplierProcurementsConfirmRequestV1",
+        "SupplierProcurementsGetRequestV1",
+    }
+)
+#: Required response fields as published ("name?" is optional): nullable ``oneOf`` fields
+#: without ``?`` are required (always sent, possibly null). Other responses: pydantic's rule
+#: (a field with a default is optional).
+_ALL = ("*",)
+PUBLISHED_REQUIRED: dict[str, tuple[str, ...]] = {
+    "JobV1": ("id", "images", "repairer_site_id"),
+    "procurements.v1.buyer.Procurement": _ALL,
+    "procurements.v1.supplier.Procurement": _ALL,
+    "UploadsPrepareResponseV1": ("public_url", "upload_url"),
+    "RepairerProcurementsInsertResponseV1": _ALL,
+    "RepairerProcurementsInvoicesListResponseV1": _ALL,
+    "RepairerProcurementsInvoicesGetResponseV1": _ALL,
+}
+
+
+def _rename_refs(node: Any, names: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in cast("dict[str, Any]", node).items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/components/schemas/"):
+                name = value.rsplit("/", 1)[1]
+                out[key] = _REF.format(model=names.get(name, name))
+            else:
+                out[key] = _rename_refs(value, names)
+        return out
+    if isinstance(node, list):
+        return [_rename_refs(v, names) for v in cast("list[Any]", node)]
+    return node
+
+
+def _publish(schemas: dict[str, Any], paths: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Rename to the published names, split the supplier's SourceItem, inline the inline ones."""
+    renamed: dict[str, Any] = {}
+    for name, schema in schemas.items():
+        published = PUBLISHED_NAMES.get(name, name)
+        schema = _rename_refs(schema, PUBLISHED_NAMES)
+        if published in PUBLISHED_NAMES.values() and name in PUBLISHED_NAMES:
+            schema = {**schema, "title": published}
+        renamed.setdefault(published, schema)
+    paths = _rename_refs(paths, PUBLISHED_NAMES)
+    buyer_item = PUBLISHED_NAMES["SourceItemV1"]
+    supplier = renamed.get(PUBLISHED_NAMES["SupplierProcurementV1"])
+    if supplier is not None and buyer_item in renamed:
+        renamed[SUPPLIER_SOURCE_ITEM] = {**renamed[buyer_item], "title": SUPPLIER_SOURCE_ITEM}
+        items = supplier["properties"]["source_items"]
+        supplier["properties"]["source_items"] = {
+            **items,
+            "items": {"$ref": _REF.format(model=SUPPLIER_SOURCE_ITEM)},
+        }
+        if not _refers_to(renamed, paths, buyer_item, skip=SUPPLIER_SOURCE_ITEM):
+            del renamed[buyer_item]
+    for name, wanted in PUBLISHED_REQUIRED.items():
+        schema = renamed.get(name)
+        if schema is not None:
+            schema["required"] = list(schema["properties"]) if wanted == _ALL else list(wanted)
+    for item in paths.values():
+        content = item["post"]["requestBody"]["content"]["application/json"]
+        ref = content["schema"].get("$ref")
+        name = ref.rsplit("/", 1)[1] if isinstance(ref, str) else None
+        if name in INLINE_REQUESTS:
+            content["schema"] = {k: v for k, v in renamed[name].items() if k != "title"}
+    for name in INLINE_REQUESTS:
+        if name in renamed and not _refers_to(renamed, paths, name):
+            del renamed[name]
+    return renamed, paths
+
+
+def _refers_to(schemas: dict[str, Any], paths: dict[str, Any], name: str, skip: str | None = None) -> bool:
+    target = _REF.format(model=name)
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            return any(
+                (k == "$ref" and v == target) or walk(v) for k, v in cast("dict[str, Any]", node).items()
+            )
+        if isinstance(node, list):
+            return any(walk(v) for v in cast("list[Any]", node))
+        return False
+
+    return walk(paths) or any(walk(s) for n, s in schemas.items() if n not in (name, skip))
+
+
 class _WireSchema(GenerateJsonSchema):
     """pydantic's generator, adjusted to say what the wire says.
 
-    Unions of objects are ``oneOf`` (the identity wrappers are "exactly one key"), and
-    every response field is required, because the server always sends it (nulls kept).
+    Unions of objects are ``oneOf`` (the identity wrappers are "exactly one key").
     """
 
     def union_schema(self, schema: core_schema.UnionSchema) -> dict[str, Any]:
@@ -57,15 +178,6 @@ class _WireSchema(GenerateJsonSchema):
         if isinstance(choices, list) and all(map(_is_ref, cast("list[object]", choices))):
             generated["oneOf"] = generated.pop("anyOf")
         return generated
-
-    def field_is_required(
-        self,
-        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
-        total: bool,
-    ) -> bool:
-        if self.mode == "serialization":
-            return True
-        return super().field_is_required(field, total)
 
 
 def _error_responses(spec: MethodSpec) -> dict[str, Any]:
@@ -136,7 +248,9 @@ def _document(specs: Iterable[MethodSpec], title: str, description: str) -> dict
         wanted.append((spec.request, "validation"))
         wanted.append((spec.response, "serialization"))
     refs, defs = models_json_schema(wanted, ref_template=_REF, schema_generator=_WireSchema)
-    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas, paths = _publish(
+        dict(defs.get("$defs", {})), {method_path(s.name): {"post": _operation(s, refs)} for s in specs}
+    )
     schemas["Error"] = {
         "type": "object",
         "required": ["type"],
@@ -148,7 +262,7 @@ def _document(specs: Iterable[MethodSpec], title: str, description: str) -> dict
         "info": {"title": title, "version": API_VERSION, "description": description},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "servers": [{"url": "/"}],
-        "paths": {method_path(s.name): {"post": _operation(s, refs)} for s in specs},
+        "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
@@ -171,7 +285,7 @@ def _document(specs: Iterable[MethodSpec], title: str, description: str) -> dict
                     "required": False,
                     "description": "Sandbox convenience: selects an isolated, identically "
                     "seeded world. Omit it to share the default world.",
-                    "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+                    "schema": {"type": "string", "pattern": limits.TENANT_PATTERN},
                 }
             },
         },

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+from rails_mcp.wire import limits
+
 
 def _id(prefix: str, n: int) -> UUID:
     """The seed's fixed-id pattern ``PP000000-0000-4000-8000-0000000000NN``."""
@@ -83,16 +85,22 @@ class SeedCredential:
     integration_id: UUID
     scope: Literal["repairer", "supplier"]
     organization_id: UUID
+    #: The integration's webhook signing secret (``pwh_`` + 32 hex), SPEC §2a.
+    webhook_secret: str
 
 
-REPAIRER_API_KEY = "partly_demo_repairer_3f8a1c0d9e2b4a67b1c2"  # (doc)
-REPAIRER_INTEGRATION_ID = _id("0c", 0x01)  # (doc)
-SUPPLIER_API_KEY = "partly_demo_supplier_8b4e2f1a6c0d3e9f7a25"  # (doc)
-SUPPLIER_INTEGRATION_ID = _id("0c", 0x02)  # (doc)
+REPAIRER_API_KEY = limits.DEMO_REPAIRER_API_KEY  # (doc)
+REPAIRER_INTEGRATION_ID = UUID(limits.DEMO_REPAIRER_INTEGRATION_ID)  # (doc)
+SUPPLIER_API_KEY = limits.DEMO_SUPPLIER_API_KEY  # (doc)
+SUPPLIER_INTEGRATION_ID = UUID(limits.DEMO_SUPPLIER_INTEGRATION_ID)  # (doc)
+REPAIRER_WEBHOOK_SECRET = "pwh_3f8a1c0d9e2b4a67b1c2d4e6f8a0b2c4"  # noqa: S105 - public demo value
+SUPPLIER_WEBHOOK_SECRET = "pwh_8b4e2f1a6c0d3e9f7a25c4d6e8f0a2b4"  # noqa: S105 - public demo value
 
 CREDENTIALS = (
-    SeedCredential(REPAIRER_API_KEY, REPAIRER_INTEGRATION_ID, "repairer", REPAIRER_ORG),
-    SeedCredential(SUPPLIER_API_KEY, SUPPLIER_INTEGRATION_ID, "supplier", S1_ORG),
+    SeedCredential(
+        REPAIRER_API_KEY, REPAIRER_INTEGRATION_ID, "repairer", REPAIRER_ORG, REPAIRER_WEBHOOK_SECRET
+    ),
+    SeedCredential(SUPPLIER_API_KEY, SUPPLIER_INTEGRATION_ID, "supplier", S1_ORG, SUPPLIER_WEBHOOK_SECRET),
 )
 
 
@@ -174,17 +182,19 @@ def _offer(n: int, name: str, supplier: UUID, part: int, price: str) -> SeedOffe
     return SeedOffer(_id("0f", n), name, supplier, _id("0e", part), price)
 
 
-#: The twelve seeded offers, in the basket's order (new condition, quantity 1).
+#: The twelve seeded offers, in the basket's order (new condition, quantity 1). S1, the only
+#: supplier with a credential, offers exactly 01 (already ordered on PR-1), 07 and 0a, so its
+#: unordered offers are the Quickstart's order: 631.00 + 468.00 = 1,099.00 NZD.
 OFFERS = (
     _offer(0x01, "Toyota Genuine Front Bumper Cover", S1, 0x01, "512.00"),
     _offer(0x02, "Repco Front Bumper Cover", S2, 0x01, "289.00"),
-    _offer(0x03, "Toyota Genuine Bumper Reinforcement", S1, 0x02, "344.00"),
+    _offer(0x03, "Repco Bumper Reinforcement", S2, 0x02, "231.00"),
     _offer(0x04, "PartsMaster Bumper Reinforcement", S3, 0x02, "198.00"),
-    _offer(0x05, "Toyota Genuine Headlamp LH", S1, 0x03, "631.00"),
+    _offer(0x05, "PartsMaster Headlamp LH", S3, 0x03, "356.00"),
     _offer(0x06, "Repco Headlamp LH", S2, 0x03, "402.00"),
     _offer(0x07, "Toyota Genuine Headlamp RH", S1, 0x04, "631.00"),  # (doc)
     _offer(0x08, "PartsMaster Headlamp RH", S3, 0x04, "389.00"),
-    _offer(0x09, "Toyota Genuine Grille", S1, 0x05, "236.00"),
+    _offer(0x09, "Repco Grille", S2, 0x05, "188.00"),
     _offer(0x0A, "Toyota Genuine Radiator Support", S1, 0x06, "468.00"),  # (doc)
     _offer(0x0B, "Repco Radiator Support", S2, 0x06, "301.00"),
     _offer(0x0C, "PartsMaster Grille", S3, 0x05, "142.00"),
@@ -209,18 +219,19 @@ class CatalogueOffer:
     trade_price: str
 
 
-#: Offers per part kind, mirroring the seeded basket (first the S1 genuine part).
+#: Offers per part kind, mirroring the seeded basket: S1 (the confirmable supplier) sells only
+#: the bumper cover, the RH headlamp and the radiator support; the other kinds come from S2/S3.
 CATALOGUE: dict[PartKind, tuple[CatalogueOffer, ...]] = {
     "bumper_cover": (
         CatalogueOffer("s1_bumper_cover", "Toyota Genuine Front Bumper Cover", S1, "512.00"),
         CatalogueOffer("s2_bumper_cover", "Repco Front Bumper Cover", S2, "289.00"),
     ),
     "bumper_reinforcement": (
-        CatalogueOffer("s1_bumper_reinf", "Toyota Genuine Bumper Reinforcement", S1, "344.00"),
+        CatalogueOffer("s2_bumper_reinf", "Repco Bumper Reinforcement", S2, "231.00"),
         CatalogueOffer("s3_bumper_reinf", "PartsMaster Bumper Reinforcement", S3, "198.00"),
     ),
     "headlamp_lh": (
-        CatalogueOffer("s1_headlamp_lh", "Toyota Genuine Headlamp LH", S1, "631.00"),
+        CatalogueOffer("s3_headlamp_lh", "PartsMaster Headlamp LH", S3, "356.00"),
         CatalogueOffer("s2_headlamp_lh", "Repco Headlamp LH", S2, "402.00"),
     ),
     "headlamp_rh": (
@@ -228,7 +239,7 @@ CATALOGUE: dict[PartKind, tuple[CatalogueOffer, ...]] = {
         CatalogueOffer("s3_headlamp_rh", "PartsMaster Headlamp RH", S3, "389.00"),
     ),
     "grille": (
-        CatalogueOffer("s1_grille", "Toyota Genuine Grille", S1, "236.00"),
+        CatalogueOffer("s2_grille", "Repco Grille", S2, "188.00"),
         CatalogueOffer("s3_grille", "PartsMaster Grille", S3, "142.00"),
     ),
     "radiator_support": (

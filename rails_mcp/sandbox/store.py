@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rails_mcp.sandbox.world import World, seed_world
+from rails_mcp.wire import limits
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -40,7 +41,7 @@ T = TypeVar("T")
 
 #: The shared world of calls without ``x-partifact-tenant``: no valid name is empty.
 DEFAULT_TENANT = ""
-TENANT_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
+TENANT_PATTERN = re.compile(limits.TENANT_PATTERN)
 
 _BUSY_TIMEOUT_MS = 30_000
 #: How many tenants' parsed worlds a process keeps; the rest are re-read on demand.
@@ -51,7 +52,67 @@ CREATE TABLE IF NOT EXISTS tenants (
     world       TEXT NOT NULL,
     version     INTEGER NOT NULL,
     last_active REAL NOT NULL
-)
+);
+-- Sandbox-wide values that must survive restarts (the key that signs upload URLs).
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+-- One loopback URL per (tenant, integration): where that integration's events are POSTed.
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+    tenant         TEXT NOT NULL,
+    integration_id TEXT NOT NULL,
+    url            TEXT NOT NULL,
+    created        REAL NOT NULL,
+    PRIMARY KEY (tenant, integration_id)
+);
+-- The outbox: events written in the same transaction as the change that produced them.
+-- state: pending (due at next_attempt) | delivered | failed (retries exhausted) | dropped.
+CREATE TABLE IF NOT EXISTS webhook_events (
+    id             TEXT PRIMARY KEY,
+    tenant         TEXT NOT NULL,
+    integration_id TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    data           TEXT NOT NULL,
+    created        REAL NOT NULL,
+    state          TEXT NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    next_attempt   REAL NOT NULL,
+    seq            INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_events_due ON webhook_events (state, next_attempt);
+CREATE INDEX IF NOT EXISTS webhook_events_tenant ON webhook_events (tenant, seq);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    event_id    TEXT NOT NULL,
+    tenant      TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    at          REAL NOT NULL,
+    url         TEXT NOT NULL,
+    status_code INTEGER,
+    error       TEXT,
+    ok          INTEGER NOT NULL,
+    PRIMARY KEY (event_id, attempt)
+);
+-- What the reference sink received (bounded per tenant).
+CREATE TABLE IF NOT EXISTS webhook_sink (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant         TEXT NOT NULL,
+    received_at    REAL NOT NULL,
+    event_id       TEXT,
+    type           TEXT,
+    integration_id TEXT,
+    verified       INTEGER NOT NULL,
+    reason         TEXT,
+    duplicate      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_sink_tenant ON webhook_sink (tenant, seq);
+-- Bytes PUT to a pre-signed upload URL.
+CREATE TABLE IF NOT EXISTS uploads (
+    id           TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    content      BLOB NOT NULL,
+    stored_at    REAL NOT NULL
+);
 """
 
 
@@ -90,7 +151,16 @@ class Store:
         else:
             self._read_conn, self._read_lock = self._connect(target, wal=True), threading.Lock()
         with self._write_lock:
-            self._write_conn.execute(_SCHEMA)
+            # One transaction for the whole schema: one sync to disk, not one per statement.
+            self._write_conn.executescript(
+                f"BEGIN IMMEDIATE;\n{_SCHEMA}\n"
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('upload_key', randomblob(32));\n"
+                "COMMIT;"
+            )
+            row = self._write_conn.execute("SELECT value FROM meta WHERE key = 'upload_key'").fetchone()
+        #: Signs upload URLs; one per database file, so every process serving it agrees.
+        self.upload_key: bytes = bytes(row[0])
+        self.closed = False
         #: Parsed worlds by tenant, least recently used first; bounded, since any caller
         #: can conjure a tenant by naming it.
         self._cache: OrderedDict[str, tuple[int, World]] = OrderedDict()
@@ -113,6 +183,7 @@ class Store:
         return conn
 
     def close(self) -> None:
+        self.closed = True
         with self._write_lock:
             self._write_conn.close()
         if self._read_conn is not self._write_conn:
@@ -161,7 +232,16 @@ class Store:
             while len(self._cache) > CACHED_WORLDS:
                 self._cache.popitem(last=False)
 
+    def read(self, action: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``action`` on the read connection (quick selects only)."""
+        with self._read_lock:
+            return action(self._read_conn)
+
     # --- writes (run them in a worker thread) ---------------------------------------------------
+
+    def write(self, action: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``action`` in one ``BEGIN IMMEDIATE`` transaction: all or nothing."""
+        return self._write(action)
 
     def _write(self, action: Callable[[sqlite3.Connection], T]) -> T:
         with self._write_lock:
@@ -205,12 +285,19 @@ class Store:
                 (now, tenant),
             )
 
-    def transact(self, tenant: str, now: float, change: Callable[[World], T]) -> T:
+    def transact(
+        self,
+        tenant: str,
+        now: float,
+        change: Callable[[World], T],
+        then: Callable[[sqlite3.Connection, World], None] | None = None,
+    ) -> T:
         """Run ``change`` on the tenant's current world and save it, all or nothing.
 
         ``change`` mutates the world it is given; if it raises, nothing is saved. The world
         is parsed from the database inside the transaction, never taken from the cache, so
-        it is always the latest one, whichever process wrote it.
+        it is always the latest one, whichever process wrote it. ``then`` runs in the same
+        transaction after the save (the webhook outbox is written there).
         """
         saved: list[tuple[int, World]] = []
 
@@ -225,6 +312,8 @@ class Store:
                 "version = excluded.version, last_active = excluded.last_active",
                 (tenant, world.model_dump_json(), version, now),
             )
+            if then is not None:
+                then(conn, world)
             saved.append((version, world))
             return result
 
@@ -253,7 +342,7 @@ def reset_tenant(db_path: str | Path, tenant: str) -> None:
     drop its cached copy on the tenant's next call.
     """
     if tenant != DEFAULT_TENANT and not is_valid_tenant(tenant):
-        raise ValueError(f"tenant names match {TENANT_PATTERN.pattern}; got {tenant!r}")
+        raise ValueError(f"tenant names are {limits.TENANT_RULE}; got {tenant!r}")
     store = Store(db_path)
     try:
         store.reset(tenant, time.time())

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hmac
 import re
-import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,12 +24,14 @@ from rails_mcp.sandbox import seed
 from rails_mcp.wire import errors as e
 from rails_mcp.wire import models as m
 from rails_mcp.wire.methods import Scope
+from rails_mcp.wire.webhooks import EventType
 
 __all__ = [
     "RULES",
     "Business",
     "Call",
     "Credential",
+    "Emit",
     "Job",
     "OAuthClient",
     "Organization",
@@ -42,6 +43,7 @@ __all__ = [
     "iso_timestamp",
     "part_kind",
     "seed_world",
+    "upload_signature",
 ]
 
 CredentialScope = Literal["repairer", "supplier"]
@@ -78,6 +80,9 @@ class Credential(_State):
     integration_id: UUID
     scope: CredentialScope
     organization_id: UUID
+    #: Signs this integration's webhook deliveries (``pwh_`` + 32 hex); never in a response
+    #: of the wire, only on the loopback dev route ``/__webhooks/secret``.
+    webhook_secret: str | None = None
 
 
 class OAuthClient(_State):
@@ -221,6 +226,7 @@ def seed_world() -> World:
                 integration_id=c.integration_id,
                 scope=c.scope,
                 organization_id=c.organization_id,
+                webhook_secret=c.webhook_secret,
             )
             for c in seed.CREDENTIALS
         },
@@ -245,6 +251,19 @@ def seed_world() -> World:
 
 
 @dataclass(frozen=True, slots=True)
+class Emit:
+    """A webhook event a write produces, for every integration of ``organization_id``.
+
+    Rules only say what happened; the store turns each into outbox rows, in the same
+    transaction as the write, for the organization's integrations that have subscribed.
+    """
+
+    type: EventType
+    organization_id: UUID
+    data: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """What a rule may know about the call besides its body."""
 
@@ -253,6 +272,10 @@ class Call:
     now: float
     #: The request's base URL, ending in ``/`` (uploads.prepare builds URLs on it).
     base_url: str
+    #: Key that signs upload URLs (per database, so any process serving it accepts the PUT).
+    upload_key: bytes = b""
+    #: Webhook events the rule produced; saved with the write, or not at all.
+    events: list[Emit] = field(default_factory=list[Emit])
 
     @property
     def org(self) -> UUID:
@@ -314,6 +337,17 @@ def _find_job(world: World, org: UUID, identity: m.Identity) -> Job | None:
         candidates = (j for j in world.jobs.values() if j.external_id == identity.external)
     for job in candidates:
         if _org_of(world, job.repairer_site_id) == org:
+            return job
+    return None
+
+
+def _find_job_by_number(world: World, org: UUID, key: m.SiteJobNumberV1) -> Job | None:
+    if _org_of(world, key.repairer_site_id) != org:
+        return None
+    wanted = key.job_number.strip().casefold()
+    for job in world.jobs.values():
+        number = job.job_number
+        if job.repairer_site_id == key.repairer_site_id and number and number.strip().casefold() == wanted:
             return job
     return None
 
@@ -497,6 +531,7 @@ def integrations_insert(
         integration_id=uuid4(),
         scope="repairer",
         organization_id=client.organization_id,
+        webhook_secret="pwh_" + uuid4().hex,
     )
     world.credentials[credential.api_key] = credential
     return m.IntegrationsInstallResponseV1(
@@ -505,7 +540,14 @@ def integrations_insert(
 
 
 def jobs_get(world: World, call: Call, req: m.JobsGetRequestV1) -> m.JobV1:
-    return _job_view(_job(world, call, req.identity))
+    """By id, by external id, or by site and job number (the sandbox's tagged variant)."""
+    identity = req.identity
+    if isinstance(identity, m.SiteJobNumberIdentity):
+        job = _find_job_by_number(world, call.org, identity.site_job_number)
+        if job is None:
+            raise e.NotFound(detail="no job with that job number at that site for this organization")
+        return _job_view(job)
+    return _job_view(_job(world, call, identity))
 
 
 def jobs_insert(world: World, call: Call, req: m.JobsInsertRequestV1) -> m.JobV1:
@@ -519,7 +561,9 @@ def jobs_insert(world: World, call: Call, req: m.JobsInsertRequestV1) -> m.JobV1
     ):
         raise e.WorkProviderNotFound()
     job = _find_job(world, org, req.identity)
+    change_action = "updated"
     if job is None:
+        change_action = "inserted"
         if isinstance(req.identity, m.IdIdentity):
             raise e.Unprocessable(detail="no job with that id; use {external} to create one")
         job = Job(
@@ -540,6 +584,9 @@ def jobs_insert(world: World, call: Call, req: m.JobsInsertRequestV1) -> m.JobV1
         job.claim_number = req.claim_number
     if "job_number" in given:
         job.job_number = req.job_number
+    call.events.append(
+        Emit(EventType.REPAIRER_JOBS, org, {"job_id": str(job.id), "change_action": change_action})
+    )
     return _job_view(job)
 
 
@@ -548,8 +595,14 @@ def _normalise(description: str) -> str:
 
 
 def jobs_parts_insert(world: World, call: Call, req: m.JobsPartsInsertRequestV1) -> m.JobsPartsListResponseV1:
-    """Upsert each listed part; never delete, never move an ordered part back."""
+    """Upsert each listed part; never delete, never move an ordered part back.
+
+    A part on a confirmed procurement is locked ("on confirm the order is locked", seeds/002):
+    upserting it with the same values is fine, any change to it is ``unprocessable`` and,
+    the rule being one transaction, nothing of the request is saved.
+    """
     job = _job(world, call, req.job_identity)
+    locked = _locked_part_ids(world, job)
     for item in req.parts:
         description = item.description.strip()
         if not description:
@@ -576,6 +629,9 @@ def jobs_parts_insert(world: World, call: Call, req: m.JobsPartsInsertRequestV1)
             job.parts.append(part)
             job.offers.extend(_price(job, part))
             continue
+        if part.id in locked:
+            _refuse_change_to_locked(part, item, description)
+            continue
         if part.status is m.PartStatusV1.ORDERED and item.quantity != part.quantity:
             raise e.Unprocessable(detail="the quantity of an ordered part cannot change")
         part.description = description
@@ -587,6 +643,25 @@ def jobs_parts_insert(world: World, call: Call, req: m.JobsPartsInsertRequestV1)
                 if offer.job_part_ids == [part.id]:
                     offer.quantity = item.quantity
     return _parts_view(job)
+
+
+def _locked_part_ids(world: World, job: Job) -> set[UUID]:
+    return {
+        part_id
+        for p in world.procurements.values()
+        if p.job_id == job.id and p.status is m.ProcurementStatus.ORDER_CONFIRMED
+        for item in p.source_items
+        for part_id in item.job_part_ids
+    }
+
+
+def _refuse_change_to_locked(part: Part, item: m.PartInsertV1, description: str) -> None:
+    if _normalise(description) != _normalise(part.description):
+        raise e.Unprocessable(detail="the part is on a confirmed order: its description is locked")
+    if "part_number" in item.model_fields_set and item.part_number != part.part_number:
+        raise e.Unprocessable(detail="the part is on a confirmed order: its part number is locked")
+    if item.quantity != part.quantity:
+        raise e.Unprocessable(detail="the part is on a confirmed order: its quantity is locked")
 
 
 def jobs_parts_list(world: World, call: Call, req: m.JobsPartsListRequestV1) -> m.JobsPartsListResponseV1:
@@ -649,7 +724,20 @@ def supplier_procurements_confirm(
         if not any(i.procurement_id == p.id for i in world.invoices.values()):
             invoice = _invoice(p, call.timestamp)
             world.invoices[invoice.id] = invoice
+        _emit_procurement(world, call, p)
     return supplier_view(world, p)
+
+
+def _emit_procurement(world: World, call: Call, p: Procurement) -> None:
+    """The two events of a procurement change: the buyer's and the supplier's."""
+    data = {"procurement_id": str(p.id), "job_id": str(p.job_id), "status": p.status.value}
+    for event_type, business_id in (
+        (EventType.REPAIRER_PROCUREMENTS, p.buyer_business_id),
+        (EventType.SUPPLIER_PROCUREMENTS, p.supplier_business_id),
+    ):
+        org = _org_of(world, business_id)
+        if org is not None:
+            call.events.append(Emit(event_type, org, dict(data)))
 
 
 def _invoice(p: Procurement, issued_at: str) -> m.InvoiceV1:
@@ -725,21 +813,28 @@ def tier1_prepare(world: World, call: Call, req: m.Tier1PrepareRequestV1) -> m.T
     return m.Tier1PrepareResponseV1(invalid_identifiers=invalid)
 
 
-_MEDIA_TYPES = frozenset({"image", "video", "document"})
-_UPLOAD_TYPES = frozenset({"job_media", "job_document"})
+def upload_signature(upload_key: bytes, upload_id: str) -> str:
+    """The ``signature`` of an upload URL: binds the URL to its id, checkable statelessly."""
+    return hmac.new(upload_key, upload_id.encode(), "sha256").hexdigest()[:32]
 
 
 def uploads_prepare(world: World, call: Call, req: m.UploadsPrepareRequestV1) -> m.UploadsPrepareResponseV1:
-    if req.media_type not in _MEDIA_TYPES:
-        raise e.Unprocessable(detail=f"media_type must be one of {sorted(_MEDIA_TYPES)}")
-    if req.type not in _UPLOAD_TYPES:
-        raise e.Unprocessable(detail=f"type must be one of {sorted(_UPLOAD_TYPES)}")
+    """A pre-signed URL on this sandbox; ``PUT`` the bytes there, read them at ``public_url``.
+
+    ``media_type`` and ``type`` are free text, as the documents state no enumeration
+    (``"image"`` and ``"image/jpeg"`` are both fine); only a file name with a path in it is
+    ``unprocessable``.
+    """
     name = req.file_name
     if "/" in name or "\\" in name or ".." in name or any(ord(c) < 32 for c in name):
         raise e.Unprocessable(detail="file_name must be a plain file name")
-    public_url = f"{call.base_url}uploads/{uuid4()}"
+    if not req.media_type.strip() or not req.type.strip():
+        raise e.Unprocessable(detail="media_type and type cannot be blank")
+    upload_id = str(uuid4())
+    public_url = f"{call.base_url}uploads/{upload_id}"
     return m.UploadsPrepareResponseV1(
-        upload_url=f"{public_url}?signature={secrets.token_hex(16)}", public_url=public_url
+        upload_url=f"{public_url}?signature={upload_signature(call.upload_key, upload_id)}",
+        public_url=public_url,
     )
 
 
@@ -809,6 +904,7 @@ def procurements_insert(
     world.procurements[procurement.id] = procurement
     for part_id in covered:
         parts[part_id].status = m.PartStatusV1.ORDERED
+    _emit_procurement(world, call, procurement)
     return m.ProcurementsInsertResponseV1(procurement=buyer_view(world, procurement))
 
 

@@ -78,7 +78,7 @@ _SPECS = (
         m.JobsGetRequestV1,
         m.JobV1,
         "repairer",
-        "Fetches a repair job by ID or external ID.",
+        "Fetches a repair job by ID, external ID, or siteID and job number.",
         (*_AUTH, "not_found"),
         retry_safe=True,
     ),

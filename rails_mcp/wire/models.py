@@ -38,6 +38,7 @@ __all__ = [
     "InvoiceLineItemV1",
     "InvoiceStatus",
     "InvoiceV1",
+    "JobLookupIdentity",
     "JobV1",
     "JobsGetRequestV1",
     "JobsInsertRequestV1",
@@ -63,6 +64,8 @@ __all__ = [
     "ProcurementsInvoicesListResponseV1",
     "ProcurementsListRequestV1",
     "ProcurementsListResponseV1",
+    "SiteJobNumberIdentity",
+    "SiteJobNumberV1",
     "SourceItemV1",
     "SupplierBusinessV1",
     "SupplierOrganizationV1",
@@ -153,6 +156,29 @@ class IdIdentity(WireRequest):
 
 Identity = ExternalIdentity | IdIdentity
 ProcurementIdentity = IdIdentity
+
+
+class SiteJobNumberV1(WireRequest):
+    """A job named by its repairer site and the shop's own job number (e.g. ``J-4817``)."""
+
+    repairer_site_id: UUID
+    job_number: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class SiteJobNumberIdentity(WireRequest):
+    """``repairer.jobs.get`` "by siteID and job number" (seeds/001).
+
+    The documents name the lookup but publish no shape for it, so this tagged variant is
+    the sandbox's own: ``{"site_job_number": {"repairer_site_id": "<uuid>", "job_number":
+    "J-4817"}}``. Accepted by ``repairer.jobs.get`` only; everywhere else an identity is
+    ``{external}`` or ``{id}``.
+    """
+
+    site_job_number: SiteJobNumberV1
+
+
+#: What ``repairer.jobs.get`` accepts: by ID, external ID, or site and job number.
+JobLookupIdentity = ExternalIdentity | IdIdentity | SiteJobNumberIdentity
 
 
 # --- shared records -----------------------------------------------------------------------
@@ -376,7 +402,7 @@ class BasketsLatestGetResponseV1(WireResponse):
 
 
 class JobsGetRequestV1(WireRequest):
-    identity: Identity
+    identity: JobLookupIdentity
 
 
 class JobsInsertRequestV1(WireRequest):

@@ -1,0 +1,40 @@
+"""The fairness baseline: a hand-written MCPServer tool that forwards ``repairer.jobs.get``.
+
+One tool, ``get_repair_job``, with the job identity as its argument; it posts the same wire
+call rails-mcp makes (same path, same demo credentials, keep-alive HTTP client) to the
+sandbox at ``RAILS_BASE_URL`` and returns the job as structured content. No retries, no
+validation of the answer, no enrichment: what the thinnest honest MCP wrapper costs.
+Served on the SDK's stdio transport, like rails-mcp.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx2
+from mcp.server.mcpserver import MCPServer
+
+#: The seeded demo repairer (SPEC §1), as rails-mcp sends it with zero configuration.
+HEADERS = {
+    "Authorization": "Bearer partly_demo_repairer_3f8a1c0d9e2b4a67b1c2",
+    "Partly-Integration-ID": "0c000000-0000-4000-8000-000000000001",
+}
+PATH = "/api/2026-01/repairer.jobs.get"
+
+server = MCPServer("thin", log_level="WARNING")  # rails-mcp logs warnings only, too
+_http: list[httpx2.AsyncClient] = []
+
+
+@server.tool()
+async def get_repair_job(job: dict[str, str]) -> dict[str, Any]:
+    """Get one repair job by its identity ({"external": ...} or {"id": ...})."""
+    if not _http:
+        _http.append(httpx2.AsyncClient(base_url=os.environ["RAILS_BASE_URL"], headers=HEADERS))
+    response = await _http[0].post(PATH, json={"identity": job})
+    response.raise_for_status()
+    return {"job": response.json()}
+
+
+if __name__ == "__main__":
+    server.run("stdio")

@@ -1,0 +1,574 @@
+"""Human approval of an order: the policy, the server key, the sealed and single-use request state.
+
+``place_procurement`` spends the shop's money, so before it reaches the wire a person is asked
+through the host: on the 2026-07-28 protocol with an ``input_required`` result carrying a form
+elicitation and a sealed ``requestState``; on 2025-11-25 with a form elicitation sent during the
+call. No tool argument can approve an order and no refusal says how to avoid being asked.
+
+The request state is sealed with the SDK's public AES-256-GCM codec under ``RAILS_APPROVAL_KEY``
+(shared by every replica), and our own claims inside it bind the approval to the exact
+arguments, the basket offers and the total, expire it after five minutes and make it
+single-use. This module verifies it itself, instead of installing the SDK's
+``RequestStateBoundary``, so that each way a state can be wrong gets its own enriched tool
+error code (``approval_state_invalid``, ``approval_expired``, ``approval_replayed``,
+``approval_mismatch``) rather than one opaque protocol error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import anyio
+from mcp import MCPError
+from mcp.server.request_state import AESGCMRequestStateCodec, InvalidRequestState
+from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from rails_mcp.config import ConfigError, Settings
+from rails_mcp.errors import ToolError, ToolFailure
+
+__all__ = [
+    "APPROVAL_INPUT_KEY",
+    "APPROVAL_TTL_SECONDS",
+    "KEY_FILE_NAME",
+    "NOT_REQUESTED",
+    "ApprovalGate",
+    "ApprovalOrder",
+    "ApprovalPolicy",
+    "OrderLine",
+    "SealedApproval",
+    "approval_refusal",
+    "arguments_digest",
+    "decision_of",
+    "gate_from_settings",
+    "load_or_create_key",
+    "open_round",
+]
+
+log = logging.getLogger("rails_mcp.approval")
+
+ApprovalPolicy = Literal["ask", "require", "off"]
+
+#: What a result says when the policy is ``ask`` and the host has no way to ask anyone.
+NOT_REQUESTED = "not_requested (host cannot ask)"
+#: How long a person's approval stays valid (the issue's five minutes).
+APPROVAL_TTL_SECONDS = 300.0
+#: The key of the one elicitation inside ``input_requests``.
+APPROVAL_INPUT_KEY = "approve_order"
+#: The generated key, inside the state dir, when ``RAILS_APPROVAL_KEY`` is not given.
+KEY_FILE_NAME = "approval.key"
+#: The AES codec (HKDF over it) wants at least 32 bytes of secret randomness.
+MIN_KEY_LENGTH = 32
+
+_STATE_VERSION = 1
+
+
+# --- the key --------------------------------------------------------------------------------
+
+
+def load_or_create_key(given: str | None, path: Path) -> bytes:
+    """``RAILS_APPROVAL_KEY`` when given; else the key kept at ``path``, created 0600 once.
+
+    Replicas must share the key (set ``RAILS_APPROVAL_KEY`` on each, or share the state dir):
+    an approval started on one and answered on another is unsealed with it. The generated
+    key survives restarts, so an approval in flight across a restart is still honoured.
+    """
+    if given is not None:
+        if len(given.encode()) < MIN_KEY_LENGTH:
+            raise ConfigError(
+                f"RAILS_APPROVAL_KEY must be at least {MIN_KEY_LENGTH} characters of secret randomness "
+                '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+        return given.encode()
+    path = path.expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the approval key in {path.parent} ({exc.strerror})") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    log.info("generated a new approval key in %s (mode 0600)", path)
+    return key.encode()
+
+
+def _read_key(path: Path) -> bytes:
+    # Another replica sharing the state dir may be writing it this very moment: wait briefly.
+    for _ in range(50):
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the approval key {path} ({exc.strerror})") from None
+        if len(text) >= MIN_KEY_LENGTH:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+            return text.encode()
+        time.sleep(0.02)
+    raise ConfigError(f"the approval key file {path} is empty or too short; delete it to generate a new one")
+
+
+# --- the order shown to the person ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    offer_id: str
+    name: str
+    part_ids: tuple[str, ...]
+    quantity: int
+    price: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalOrder:
+    """Everything the person sees, and everything the approval is bound to."""
+
+    job: Mapping[str, Any]
+    job_label: str
+    supplier_id: str
+    supplier_name: str | None
+    lines: tuple[OrderLine, ...]
+    total: str
+    currency: str | None
+    is_extension: bool
+
+    @property
+    def part_ids(self) -> list[str]:
+        return [pid for line in self.lines for pid in line.part_ids]
+
+    def digest(self) -> str:
+        """The basket offers, prices and total this approval covers; any change voids it."""
+        body = {
+            "job": dict(self.job),
+            "supplier": self.supplier_id,
+            "lines": [[ln.offer_id, ln.price, ln.quantity, sorted(ln.part_ids)] for ln in self.lines],
+            "total": self.total,
+            "currency": self.currency,
+        }
+        return _digest(body)
+
+    def message(self) -> str:
+        """The text the host shows the person: job, supplier, each part, total, extension flag."""
+        currency = self.currency or "(currency set by the supplier; the basket carries none)"
+        supplier = self.supplier_name or self.supplier_id
+        rows = [f"  - {ln.name} (offer {ln.offer_id}) x{ln.quantity}: {ln.price}" for ln in self.lines]
+        extension = (
+            "This uses a proposed extension of the Rails API (repairer.procurements.insert)."
+            if self.is_extension
+            else ""
+        )
+        return "\n".join(
+            [
+                f"Approve this parts order for repair job {self.job_label}?",
+                f"Supplier: {supplier}",
+                *rows,
+                f"Total: {self.total} {currency}",
+                extension,
+                "Nothing is ordered unless you approve.",
+            ]
+        ).strip()
+
+
+def _digest(value: Any) -> str:
+    raw = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def arguments_digest(tool: str, arguments: Mapping[str, Any] | None) -> str:
+    """The exact arguments of the call, as sent: a state minted for other arguments is void."""
+    return _digest({"tool": tool, "arguments": dict(arguments or {})})
+
+
+#: The form the person fills: one explicit choice, so an empty "accept" approves nothing.
+DECISION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "decision": {
+            "type": "string",
+            "title": "Your decision",
+            "description": "Approve to place this order now; decline to place nothing.",
+            "oneOf": [
+                {"const": "approve", "title": "Approve the order"},
+                {"const": "decline", "title": "Decline"},
+            ],
+        }
+    },
+    "required": ["decision"],
+}
+
+
+def elicitation_for(order: ApprovalOrder) -> ElicitRequest:
+    return ElicitRequest(
+        params=ElicitRequestFormParams(message=order.message(), requested_schema=DECISION_SCHEMA)
+    )
+
+
+def decision_of(answer: object) -> tuple[Literal["approved", "declined"], str]:
+    """Read the person's answer. Anything but an explicit "approve" places nothing."""
+    if not isinstance(answer, ElicitResult):
+        return "declined", "the host sent no answer from the person"
+    if answer.action == "decline":
+        return "declined", "the person declined the order"
+    if answer.action == "cancel":
+        return "declined", "the person dismissed the approval request without approving"
+    content = answer.content or {}
+    if content.get("decision") == "approve":
+        return "approved", "approved by the person through the host"
+    if content.get("decision") == "decline":
+        return "declined", "the person declined the order"
+    return "declined", "the person's answer did not approve the order"
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+_ASK_AGAIN = "Call place_procurement again; the person will be asked to approve the order afresh."
+
+_REFUSALS: dict[str, tuple[str, str, bool, str | None]] = {
+    "approval_state_invalid": (
+        "The approval state returned with this call was not issued by this server or was altered, "
+        "so it approves nothing; nothing was placed.",
+        _ASK_AGAIN,
+        True,
+        None,
+    ),
+    "approval_expired": (
+        "The approval request expired (an approval is valid for 5 minutes); nothing was placed.",
+        _ASK_AGAIN,
+        True,
+        None,
+    ),
+    "approval_replayed": (
+        "This approval was already used (one approval places one order, once), or the parts it "
+        "covered have been ordered since; nothing was placed by this call.",
+        "Call list_procurements for this job to see the order; do not place these parts again.",
+        False,
+        "list_procurements",
+    ),
+    "approval_mismatch": (
+        "The approval was given for a different order (other arguments, or the basket's offers or "
+        "prices changed since the person saw it); nothing was placed.",
+        "Call place_procurement again with the order you mean to place; the person will be asked "
+        "to approve that order.",
+        True,
+        None,
+    ),
+    "approval_unavailable": (
+        "Orders on this server need a person's approval, and this MCP host cannot ask for it (it "
+        "does not support form elicitation); nothing was placed.",
+        "Tell the person running this server that the order is waiting for their approval: they "
+        "can connect a host that supports elicitation, or review the server setting "
+        "RAILS_ORDER_APPROVAL (--order-approval).",
+        False,
+        None,
+    ),
+}
+
+
+def approval_refusal(code: str, detail: str | None = None) -> ToolFailure:
+    """An enriched tool error for one of the approval codes (nothing was written)."""
+    message, fix, retryable, next_tool = _REFUSALS[code]
+    if detail:
+        message = f"{message} {detail}"
+    return ToolFailure(
+        ToolError(code=code, message=message, fix=fix, retryable=retryable, next_tool=next_tool)
+    )
+
+
+# --- sealing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SealedApproval:
+    """The verified plaintext of a request state this server minted."""
+
+    nonce: str
+    issued_at: float
+    expires_at: float
+    arguments: str
+    order: str
+    job: dict[str, Any]
+    part_ids: tuple[str, ...]
+
+
+class ApprovalGate:
+    """The policy plus the key: mints, verifies and spends approval states.
+
+    One per process. The used-nonce set is per process; across replicas single use is held
+    by the wire itself (an approval whose parts are now ordered is refused as replayed, and
+    the wire refuses to order a part twice).
+    """
+
+    def __init__(
+        self,
+        policy: ApprovalPolicy,
+        key: bytes,
+        *,
+        audience: str,
+        ttl: float = APPROVAL_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+        answer_timeout: float = APPROVAL_TTL_SECONDS,
+    ) -> None:
+        self.policy: ApprovalPolicy = policy
+        self.ttl = ttl
+        self.answer_timeout = answer_timeout
+        self.clock = clock
+        self._audience = audience
+        self._codec = AESGCMRequestStateCodec([key])
+        self._used: dict[str, float] = {}
+
+    def seal(self, tool: str, arguments: Mapping[str, Any] | None, order: ApprovalOrder) -> str:
+        now = self.clock()
+        claims = {
+            "v": _STATE_VERSION,
+            "aud": self._audience,
+            "n": secrets.token_hex(16),
+            "iat": now,
+            "exp": now + self.ttl,
+            "a": arguments_digest(tool, arguments),
+            "o": order.digest(),
+            "job": dict(order.job),
+            "parts": order.part_ids,
+        }
+        return self._codec.seal(json.dumps(claims, separators=(",", ":")).encode())
+
+    def verify(self, token: object, tool: str, arguments: Mapping[str, Any] | None) -> SealedApproval:
+        """Unseal and check a returned state; raise the refusal that says what is wrong with it."""
+        if not isinstance(token, str):
+            raise approval_refusal("approval_state_invalid")
+        try:
+            claims = json.loads(self._codec.unseal(token))
+            version, audience = claims["v"], claims["aud"]
+            sealed = SealedApproval(
+                nonce=str(claims["n"]),
+                issued_at=float(claims["iat"]),
+                expires_at=float(claims["exp"]),
+                arguments=str(claims["a"]),
+                order=str(claims["o"]),
+                job=dict(claims["job"]),
+                part_ids=tuple(str(p) for p in claims["parts"]),
+            )
+        except (InvalidRequestState, ValueError, KeyError, TypeError) as exc:
+            log.warning("approval state refused: %s", type(exc).__name__)
+            raise approval_refusal("approval_state_invalid") from None
+        if version != _STATE_VERSION or audience != self._audience:
+            log.warning("approval state refused: minted for another server or version")
+            raise approval_refusal("approval_state_invalid")
+        now = self.clock()
+        if not now < sealed.expires_at or sealed.issued_at > now + 60:
+            raise approval_refusal("approval_expired")
+        if sealed.arguments != arguments_digest(tool, arguments):
+            raise approval_refusal("approval_mismatch")
+        if sealed.nonce in self._used:
+            raise approval_refusal("approval_replayed")
+        return sealed
+
+    def spend(self, sealed: SealedApproval) -> None:
+        """Mark a state used before anything is placed; a second use on this process is refused."""
+        now = self.clock()
+        for nonce, expiry in list(self._used.items()):
+            if expiry <= now:
+                del self._used[nonce]
+        if sealed.nonce in self._used:
+            raise approval_refusal("approval_replayed")
+        self._used[sealed.nonce] = sealed.expires_at
+
+    def check_order(self, sealed: SealedApproval, order: ApprovalOrder) -> None:
+        """The order about to be placed must be the one the person saw."""
+        if sealed.order != order.digest():
+            raise approval_refusal("approval_mismatch")
+
+
+def total_of(lines: Sequence[OrderLine]) -> str:
+    total = sum((Decimal(ln.price) * ln.quantity for ln in lines), Decimal(0))
+    return f"{total.quantize(Decimal('0.01'))}"
+
+
+# --- one tools/call: the seam place_procurement calls -------------------------------------------
+
+
+class _LineData(Protocol):
+    @property
+    def sellable_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def job_part_ids(self) -> Sequence[str]: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def trade_price(self) -> str: ...
+
+
+class OrderData(Protocol):
+    """The shape of the tools' ``OrderForApproval`` (read-only), without importing the tools."""
+
+    @property
+    def job(self) -> Mapping[str, str]: ...
+    @property
+    def supplier_business_id(self) -> str: ...
+    @property
+    def supplier_name(self) -> str | None: ...
+    @property
+    def lines(self) -> Sequence[_LineData]: ...
+    @property
+    def total(self) -> str: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def is_extension(self) -> bool: ...
+
+
+def approval_order(order: OrderData) -> ApprovalOrder:
+    job = dict(order.job)
+    label = f'external "{job["external"]}"' if "external" in job else f"id {job.get('id', '?')}"
+    return ApprovalOrder(
+        job=job,
+        job_label=label,
+        supplier_id=order.supplier_business_id,
+        supplier_name=order.supplier_name,
+        lines=tuple(
+            OrderLine(ln.sellable_id, ln.name, tuple(ln.job_part_ids), ln.quantity, ln.trade_price)
+            for ln in order.lines
+        ),
+        total=order.total,
+        currency=order.currency,
+        is_extension=order.is_extension,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    status: Literal["approved", "declined", "off", "not_requested (host cannot ask)"]
+    detail: str | None = None
+
+
+class AskHost(Exception):
+    """Answer this round with ``input_required``: the elicitation plus the sealed state."""
+
+    def __init__(self, result: InputRequiredResult) -> None:
+        super().__init__("input required")
+        self.result = result
+
+
+Elicit = Callable[[str, dict[str, Any]], Awaitable[ElicitResult]]
+PartsOrdered = Callable[[Mapping[str, Any], Sequence[str]], Awaitable[bool]]
+
+
+@dataclass(slots=True)
+class ApprovalRound:
+    """One ``tools/call`` as the approval sees it; ``approve_order`` is the tools' seam.
+
+    Built by the server for each call from what the SDK request carries: the era, whether
+    the host declared form elicitation, and on 2026-07-28 the returned state and answers.
+    ``outcome`` is what the audit log records.
+    """
+
+    gate: ApprovalGate
+    tool: str
+    arguments: Mapping[str, Any] | None
+    modern: bool
+    can_ask: bool
+    elicit: Elicit | None = None
+    verified: SealedApproval | None = None
+    answer: object = None
+    outcome: str | None = None
+
+    async def approve_order(self, order: OrderData) -> Decision:
+        decision = await self._decide(approval_order(order))
+        self.outcome = decision.status if decision.detail is None else f"{decision.status}: {decision.detail}"
+        return decision
+
+    async def _decide(self, order: ApprovalOrder) -> Decision:
+        gate = self.gate
+        if gate.policy == "off":
+            return Decision("off")
+        if self.verified is not None:
+            gate.check_order(self.verified, order)
+            gate.spend(self.verified)
+            status, detail = decision_of(self.answer)
+            return Decision(status, detail)
+        if not self.can_ask:
+            if gate.policy == "require":
+                self.outcome = "refused: approval_unavailable"
+                raise approval_refusal("approval_unavailable")
+            return Decision(NOT_REQUESTED)
+        if self.modern:
+            self.outcome = "requested"
+            raise AskHost(
+                InputRequiredResult(
+                    input_requests={APPROVAL_INPUT_KEY: elicitation_for(order)},
+                    request_state=gate.seal(self.tool, self.arguments, order),
+                )
+            )
+        assert self.elicit is not None
+        request = elicitation_for(order)
+        assert isinstance(request.params, ElicitRequestFormParams)
+        try:
+            with anyio.fail_after(gate.answer_timeout):
+                answer = await self.elicit(request.params.message, request.params.requested_schema)
+        except TimeoutError:
+            self.outcome = "refused: approval_expired"
+            raise approval_refusal("approval_expired") from None
+        except MCPError as exc:  # the host declared elicitation, then refused to ask
+            log.info("the host could not ask for approval: %s", exc.error.code)
+            return Decision("declined", "the host did not ask the person")
+        status, detail = decision_of(answer)
+        return Decision(status, detail)
+
+
+async def open_round(
+    gate: ApprovalGate,
+    *,
+    tool: str,
+    arguments: Mapping[str, Any] | None,
+    protocol_version: str,
+    elicitation_declared: bool,
+    can_send_request: bool,
+    elicit: Elicit | None,
+    request_state: str | None,
+    input_responses: Mapping[str, object] | None,
+    parts_ordered: PartsOrdered,
+) -> ApprovalRound:
+    """The approval view of one call; a returned state is verified here, before the tool runs.
+
+    A state that is tampered with, expired, minted for other arguments or already used is
+    refused before the guard reads anything; a state whose parts are ordered by now (the
+    order it approved was placed, perhaps by another replica) is refused as replayed.
+    """
+    modern = protocol_version in MODERN_PROTOCOL_VERSIONS
+    can_ask = elicitation_declared and (modern or (can_send_request and elicit is not None))
+    current = ApprovalRound(gate, tool, arguments, modern, can_ask, elicit)
+    if gate.policy == "off" or not modern or request_state is None:
+        return current
+    current.outcome = "refused"
+    sealed = gate.verify(request_state, tool, arguments)
+    if await parts_ordered(sealed.job, sealed.part_ids):
+        current.outcome = "refused: approval_replayed"
+        raise approval_refusal("approval_replayed")
+    current.verified = sealed
+    current.answer = (input_responses or {}).get(APPROVAL_INPUT_KEY)
+    current.outcome = None
+    return current
+
+
+def gate_from_settings(settings: Settings) -> ApprovalGate | None:
+    """The gate this deployment runs (``None`` when approval is off: no key is created then)."""
+    if settings.order_approval == "off":
+        return None
+    given = settings.approval_key.get_secret_value() if settings.approval_key is not None else None
+    key = load_or_create_key(given, settings.approval_key_path())
+    audience = f"rails-mcp/approval|{settings.target}|{settings.tenant or ''}"
+    return ApprovalGate(settings.order_approval, key, audience=audience)

@@ -1,0 +1,205 @@
+"""The audit log: one JSON line per tool call, appended to ``$RAILS_STATE_DIR/audit.jsonl``.
+
+Who ordered what, when, and whether a person approved it: time, tool, arguments, outcome
+(``ok`` or the error code), the procurement and invoice ids touched, the approval outcome, the
+transport and the protocol era. The file is only ever appended to (``O_APPEND``, one
+``write`` per line) and kept 0600, so it survives restarts and replicas sharing a state dir
+interleave whole lines. Nothing secret-shaped is written: keys named like secrets and values
+that look like credentials are replaced by ``[redacted]``. A failing write never costs the
+tool's result; it is reported in the server log instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import SecretStr
+
+from rails_mcp.config import SECRET_FIELDS, Settings
+
+__all__ = [
+    "AUDIT_FILE_NAME",
+    "REDACTED",
+    "AuditEntry",
+    "AuditLog",
+    "audit_from_settings",
+    "redact",
+    "touched_ids",
+]
+
+log = logging.getLogger("rails_mcp.audit")
+
+AUDIT_FILE_NAME = "audit.jsonl"
+REDACTED = "[redacted]"
+
+#: Keys whose values are never written, whatever they hold.
+_SECRET_KEY = re.compile(
+    r"(api_?key|secret|token|password|passwd|authori[sz]ation|credential|approval_?key|private_?key|"
+    r"request_?state|cookie|session_?id)",
+    re.IGNORECASE,
+)
+#: Values that look like credentials wherever they appear (api keys, webhook secrets, bearer tokens,
+#: OAuth secrets, long hex or base64 runs such as keys or sealed states).
+_SECRET_VALUE = re.compile(
+    r"(\bpartly_[A-Za-z0-9_\-]{6,}|\bpwh_[A-Za-z0-9]{8,}|\bsecret_[A-Za-z0-9_\-]{3,}|\bac_[A-Za-z0-9_]{6,}"
+    r"|Bearer\s+\S+|v1\.[A-Za-z0-9_\-]{24,}|\b[0-9a-fA-F]{40,}\b|[A-Za-z0-9+/_\-]{64,}={0,2})"
+)
+_MAX_TEXT = 2000
+_MAX_DEPTH = 12
+
+
+def redact(value: Any, known: Iterable[str] = (), _depth: int = 0) -> Any:
+    """A JSON-safe copy of ``value`` with every secret-shaped key and value replaced."""
+    known_values = [k for k in known if k]
+    if _depth > _MAX_DEPTH:
+        return "[too deep]"
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():  # pyright: ignore[reportUnknownVariableType]
+            key = str(k)  # pyright: ignore[reportUnknownArgumentType]
+            out[key] = REDACTED if _SECRET_KEY.search(key) else redact(v, known_values, _depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [redact(v, known_values, _depth + 1) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, str):
+        text = value
+        for secret in known_values:
+            text = text.replace(secret, REDACTED)
+        text = _SECRET_VALUE.sub(REDACTED, text)
+        return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value), known_values, _depth + 1)
+
+
+_PROCUREMENT_KEYS = {"procurement", "procurements"}
+_INVOICE_KEYS = {"invoice", "invoices"}
+
+
+def touched_ids(*documents: Any) -> tuple[list[str], list[str]]:
+    """Procurement and invoice ids named in the arguments or the result, in first-seen order."""
+    procurements: dict[str, None] = {}
+    invoices: dict[str, None] = {}
+
+    def ids_in(value: Any) -> list[str]:
+        items = cast("list[Any]", value) if isinstance(value, list) else [value]
+        found: list[str] = []
+        for item in items:
+            if isinstance(item, dict):
+                ident = cast("dict[str, Any]", item).get("id")
+                if isinstance(ident, str):
+                    found.append(ident)
+        return found
+
+    def walk(value: Any, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            return
+        if isinstance(value, Mapping):
+            for k, v in value.items():  # pyright: ignore[reportUnknownVariableType]
+                if k == "procurement_id" and isinstance(v, str):
+                    procurements[v] = None
+                elif k == "invoice_id" and isinstance(v, str):
+                    invoices[v] = None
+                elif k in _PROCUREMENT_KEYS:
+                    procurements.update(dict.fromkeys(ids_in(v)))
+                elif k in _INVOICE_KEYS:
+                    invoices.update(dict.fromkeys(ids_in(v)))
+                walk(v, depth + 1)
+        elif isinstance(value, list):
+            for v in value:  # pyright: ignore[reportUnknownVariableType]
+                walk(v, depth + 1)
+
+    for doc in documents:
+        walk(doc, 0)
+    return list(procurements), list(invoices)
+
+
+@dataclass(slots=True)
+class AuditEntry:
+    tool: str
+    arguments: Mapping[str, Any]
+    outcome: str
+    transport: str
+    protocol: str
+    approval: str | None = None
+    procurement_ids: list[str] = field(default_factory=list[str])
+    invoice_ids: list[str] = field(default_factory=list[str])
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
+
+    def line(self, known_secrets: Iterable[str]) -> str:
+        body = {
+            "time": self.time,
+            "tool": self.tool,
+            "arguments": redact(self.arguments, known_secrets),
+            "outcome": self.outcome,
+            "procurement_ids": self.procurement_ids,
+            "invoice_ids": self.invoice_ids,
+            "approval": self.approval,
+            "transport": self.transport,
+            "protocol": self.protocol,
+            "pid": os.getpid(),
+        }
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\n"
+
+
+class AuditLog:
+    """Append-only JSON lines. ``record`` never raises: a failed write is a server-log warning."""
+
+    def __init__(self, path: Path | None, *, known_secrets: Iterable[str] = ()) -> None:
+        self.path = path.expanduser() if path is not None else None
+        self._known = [s for s in known_secrets if s]
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self.failures = 0
+
+    def _descriptor(self) -> int:
+        """The log's descriptor, opened once (O_APPEND: each line lands whole at the end)."""
+        if self._fd is None:
+            assert self.path is not None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return self._fd
+
+    def _close(self) -> None:
+        with self._lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def record(self, entry: AuditEntry) -> bool:
+        """Append one line; False (and a warning in the server log) when it could not be written."""
+        if self.path is None:
+            return True
+        try:
+            data = entry.line(self._known).encode()
+            with self._lock:
+                os.write(self._descriptor(), data)
+        except (OSError, ValueError, TypeError) as exc:
+            self._close()  # the next record opens the file afresh (it may have been moved)
+            self.failures += 1
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            log.warning("audit log %s: could not record %s (%s)", self.path, entry.tool, reason)
+            return False
+        return True
+
+
+def audit_from_settings(settings: Settings) -> AuditLog:
+    """The log at ``RAILS_AUDIT_LOG`` (default ``$RAILS_STATE_DIR/audit.jsonl``), told every secret."""
+    secrets = [
+        value.get_secret_value()
+        for name in SECRET_FIELDS
+        if isinstance(value := getattr(settings, name, None), SecretStr)
+    ]
+    secrets += [settings.repairer().api_key, settings.supplier().api_key]
+    return AuditLog(settings.audit_log_path(), known_secrets=secrets)

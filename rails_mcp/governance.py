@@ -1,0 +1,167 @@
+"""What the server does around every tool call for the shop: controls, approval, audit.
+
+:class:`Governance` is what ``build_server`` consults: which tools to list (read-only mode and
+the allow-list), whether a call may run at all (``read_only_mode``, ``tool_not_allowed``), the
+per-call approval seam handed to ``place_procurement`` (with a returned 2026-07-28 state
+verified before the tool reads anything), and the audit line written after each call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, cast
+
+from mcp.server import ServerRequestContext
+from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, InputRequiredResult
+
+from rails_mcp.approval import ApprovalGate, ApprovalRound, AskHost, open_round
+from rails_mcp.audit import AuditEntry, AuditLog, touched_ids
+from rails_mcp.controls import Controls
+from rails_mcp.errors import ToolError, ToolFailure
+from rails_mcp.tools import ApprovalOutcome, InputNeeded, OrderForApproval, Rails, ToolDef
+from rails_mcp.wire import models as m
+from rails_mcp.wire.errors import RailsError
+
+__all__ = ["CallRecord", "Governance"]
+
+log = logging.getLogger("rails_mcp.governance")
+
+#: The tool whose calls a person may be asked to approve.
+APPROVED_TOOL = "place_procurement"
+
+
+@dataclass
+class CallRecord:
+    """One call as the audit log sees it; the approval seam fills ``approval``."""
+
+    tool: str
+    arguments: Mapping[str, Any]
+    protocol: str
+    round: ApprovalRound | None = None
+    approval: str | None = None
+    #: Set when the call must not run; the server answers with it and writes nothing.
+    refusal: ToolError | None = None
+
+    async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
+        """The ``ToolContext.approve_order`` seam of this call."""
+        if self.round is None:
+            return ApprovalOutcome(status="off")
+        try:
+            decision = await self.round.approve_order(order)
+        except AskHost as ask:
+            raise InputNeeded(ask.result) from None
+        return ApprovalOutcome(status=decision.status, detail=decision.detail)
+
+
+@dataclass
+class Governance:
+    """The deployment's controls, approval gate and audit log, applied per call."""
+
+    rails: Rails
+    controls: Controls = field(default_factory=Controls)
+    approval: ApprovalGate | None = None
+    audit: AuditLog | None = None
+    transport: str = "in-memory"
+
+    @property
+    def max_order_total(self) -> Decimal | None:
+        return self.controls.max_order_total
+
+    def lists(self, tool: ToolDef[Any, Any]) -> bool:
+        return self.controls.listed(tool.name, tool.read_only)
+
+    def refusal(self, tool: ToolDef[Any, Any], visible: Sequence[str]) -> ToolError | None:
+        return self.controls.refusal(tool.name, tool.read_only, visible)
+
+    async def open_call(
+        self,
+        ctx: ServerRequestContext[Any],
+        tool: ToolDef[Any, Any],
+        arguments: Mapping[str, Any],
+        params: CallToolRequestParams,
+        visible: Sequence[str],
+    ) -> CallRecord:
+        """The record of this call, with ``refusal`` set when it must not run.
+
+        Refused here, before the tool reads anything: a tool outside the allow-list or a
+        write in read-only mode, and a returned approval state that is tampered with,
+        expired, minted for other arguments or already used.
+        """
+        record = CallRecord(tool.name, arguments, ctx.protocol_version)
+        record.refusal = self.refusal(tool, visible)
+        if record.refusal is not None or tool.name != APPROVED_TOOL or self.approval is None:
+            return record
+        caps = ctx.session.client_capabilities
+        declared = (
+            caps is not None
+            and caps.elicitation is not None
+            and (caps.elicitation.form is not None or caps.elicitation.url is None)
+        )
+
+        async def elicit(message: str, schema: dict[str, Any]) -> ElicitResult:
+            return await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+
+        try:
+            record.round = await open_round(
+                self.approval,
+                tool=tool.name,
+                arguments=arguments,
+                protocol_version=ctx.protocol_version,
+                elicitation_declared=declared,
+                can_send_request=ctx.session.can_send_request,
+                elicit=elicit,
+                request_state=params.request_state,
+                input_responses=params.input_responses,
+                parts_ordered=self._parts_ordered,
+            )
+        except ToolFailure as failure:
+            record.refusal = failure.info
+            record.approval = f"refused: {failure.info.code}"
+        return record
+
+    async def _parts_ordered(self, job: Mapping[str, Any], part_ids: Sequence[str]) -> bool:
+        """Whether every part a sealed approval covered is ordered by now (read from the wire)."""
+        try:
+            identity: m.Identity = (
+                m.ExternalIdentity(external=str(job["external"]))
+                if "external" in job
+                else m.IdIdentity(id=job["id"])
+            )
+            parts = (await self.rails.client.repairer.jobs.parts.list(job_identity=identity)).items
+        except (RailsError, KeyError, ValueError) as exc:
+            log.info("could not check a returned approval against the wire: %s", type(exc).__name__)
+            return False
+        ordered = {str(p.id) for p in parts if p.status is m.PartStatusV1.ORDERED}
+        return bool(part_ids) and set(part_ids) <= ordered
+
+    def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
+        """Append the call's audit line (never raises; a failed write is a server-log warning)."""
+        if self.audit is None:
+            return
+        approval = record.round.outcome if record.round is not None else record.approval
+        structured: dict[str, Any] = {}
+        if isinstance(result, InputRequiredResult):
+            outcome = "input_required"
+        else:
+            structured = dict(result.structured_content or {})
+            error: object = structured.pop("error", None)
+            code = cast("dict[str, Any]", error).get("code") if isinstance(error, dict) else None
+            outcome = (str(code) if code else "error") if result.is_error else "ok"
+            if approval is None and isinstance(structured.get("approval"), str):
+                approval = str(structured["approval"])
+        procurements, invoices = touched_ids(record.arguments, structured)
+        self.audit.record(
+            AuditEntry(
+                tool=record.tool,
+                arguments=record.arguments,
+                outcome=outcome,
+                transport=self.transport,
+                protocol=record.protocol,
+                approval=approval,
+                procurement_ids=procurements,
+                invoice_ids=invoices,
+            )
+        )

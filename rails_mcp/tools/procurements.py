@@ -1,0 +1,507 @@
+"""Procurements (orders): place one (guarded, extension), list, track and confirm them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StrictBool
+
+from rails_mcp.controls import check_spending_limit
+from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext, refusal_error, wire_error
+from rails_mcp.guard import GuardRefusal, SelectionRequest, check_confirmable, money, plan_placement
+from rails_mcp.resources import ProcurementEvent
+from rails_mcp.wire import models as m
+from rails_mcp.wire.errors import (
+    MalformedResponse,
+    RailsError,
+    RailsTransportError,
+    ServerError,
+    Unprocessable,
+)
+
+from .base import (
+    JOB_ALIASES,
+    JobRef,
+    OrderForApproval,
+    OrderLine,
+    Reply,
+    ToolContext,
+    ToolDef,
+    ToolInput,
+    ToolOutput,
+    hints,
+)
+from .basket import basket_and_parts, selection_arguments
+from .jobs import JOB_HELP, JobInput
+from .parts import Quantity
+from .views import (
+    PartView,
+    ProcurementView,
+    identity_view,
+    job_ctx,
+    part_view,
+    procurement_ctx,
+    procurement_view,
+    wire,
+)
+
+__all__ = ["CONFIRM_PROCUREMENT", "LIST_PROCUREMENTS", "PLACE_PROCUREMENT", "TRACK_PROCUREMENT"]
+
+NOTICE = m.EXTENSION_BANNER
+PROCUREMENT_ALIASES = {
+    "procurement": "procurement_id",
+    "procurement_identity": "procurement_id",
+    "procurementId": "procurement_id",
+}
+PROCUREMENT_REPAIRS = Repairs(aliases=PROCUREMENT_ALIASES, ids=frozenset({"procurement_id"}))
+ProcurementId = Annotated[UUID, Field(description="A procurement id from list_procurements.")]
+
+
+# --- place_procurement ----------------------------------------------------------------------------
+
+
+class OfferSelectionInput(ToolInput):
+    sellable_id: Annotated[UUID, Field(description="The offer's sellable_id from recommend_basket.")]
+    supplier_business_id: Annotated[UUID | None, Field(description="Checked against the basket.")] = None
+    job_part_ids: Annotated[
+        list[UUID] | None, Field(min_length=1, max_length=100, description="Checked against the basket.")
+    ] = None
+    quantity: Annotated[Quantity | None, Field(description="Checked against the basket.")] = None
+
+
+class PlaceProcurementInput(ToolInput):
+    repairs = Repairs(
+        aliases={
+            **JOB_ALIASES,
+            "offers": "offer_selections",
+            "selections": "offer_selections",
+            "selected_offers": "offer_selections",
+            "offerSelections": "offer_selections",
+            "dryRun": "dry_run",
+        },
+        identities=frozenset({"job"}),
+        flags=frozenset({"dry_run"}),
+    )
+
+    job: JobRef
+    offer_selections: Annotated[
+        list[OfferSelectionInput],
+        Field(
+            min_length=1,
+            max_length=100,
+            description="Basket offers by sellable_id; omitted fields are filled from the basket.",
+        ),
+    ]
+    dry_run: Annotated[StrictBool, Field(description="Check and total only; place nothing.")] = False
+
+
+class SupplierRef(BaseModel):
+    id: str
+    name: str | None
+
+
+class PlannedSelection(BaseModel):
+    sellable_id: str
+    supplier_business_id: str
+    job_part_ids: list[str]
+    quantity: int
+
+
+class Placement(BaseModel):
+    supplier: SupplierRef
+    offer_selections: list[PlannedSelection]
+    total: str
+    parts: list[str]
+
+
+class PlaceProcurementOutput(ToolOutput):
+    notice: str | None = None
+    dry_run: bool | None = None
+    would_place: Placement | None = None
+    procurement: ProcurementView | None = None
+    parts_ordered: list[str] | None = None
+    approval: Literal["approved", "declined", "off", "not_requested (host cannot ask)"] | None = Field(
+        default=None, description="The human approval outcome; declined means nothing was placed."
+    )
+    placed: bool | None = None
+    recovered: str | None = None
+    next_tool: Literal["place_procurement", "confirm_procurement", "recommend_basket"] | None = None
+
+
+async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Reply[PlaceProcurementOutput]:
+    basket, parts, confirmable = await basket_and_parts(ctx, "place_procurement", args.job)
+    requests = [
+        SelectionRequest(
+            sellable_id=s.sellable_id,
+            supplier_business_id=s.supplier_business_id,
+            job_part_ids=tuple(s.job_part_ids) if s.job_part_ids is not None else None,
+            quantity=s.quantity,
+        )
+        for s in args.offer_selections
+    ]
+    try:
+        plan = plan_placement(basket=basket, parts=parts, selections=requests, confirmable=confirmable)
+        # Before anyone is asked to approve and before the wire; a dry run shows the refusal too.
+        check_spending_limit(plan.total, ctx.max_order_total)
+    except GuardRefusal as refusal:
+        example = (
+            selection_arguments(args.job, refusal.alternatives).model_dump(mode="json")
+            if refusal.alternatives
+            else None
+        )
+        raise ToolFailure(refusal_error(refusal, example)) from None
+    supplier_name = next(
+        (s.name for s in basket.suppliers if s.business_id == plan.supplier_business_id), None
+    )
+    placement = Placement(
+        supplier=SupplierRef(id=str(plan.supplier_business_id), name=supplier_name),
+        offer_selections=[
+            PlannedSelection.model_validate(s.model_dump(mode="json")) for s in plan.selections
+        ],
+        total=money(plan.total),
+        parts=[str(p) for p in plan.part_ids],
+    )
+    if args.dry_run:
+        return Reply(
+            PlaceProcurementOutput(
+                notice=NOTICE, dry_run=True, would_place=placement, next_tool="place_procurement"
+            ),
+            f"Dry run: would place {len(plan.offers)} offer(s) with {supplier_name} for "
+            f"{money(plan.total)}; nothing was placed.",
+        )
+    order = OrderForApproval(
+        job=identity_view(args.job).model_dump(mode="json"),
+        supplier_business_id=str(plan.supplier_business_id),
+        supplier_name=supplier_name,
+        lines=[
+            OrderLine(
+                sellable_id=str(o.sellable_id),
+                name=o.name,
+                job_part_ids=[str(x) for x in o.job_part_ids],
+                quantity=o.quantity,
+                trade_price=o.trade_price,
+            )
+            for o in plan.offers
+        ],
+        total=money(plan.total),
+        currency=None,  # the basket carries no currency (D52)
+        is_extension=True,
+        arguments=args.model_dump(mode="json", exclude_none=True),
+    )
+    approval = await ctx.approve_order(order)
+    if approval.status == "declined":
+        return Reply(
+            PlaceProcurementOutput(
+                notice=NOTICE,
+                placed=False,
+                approval="declined",
+                would_place=placement,
+                next_tool="recommend_basket",
+            ),
+            f"Not placed: the order with {supplier_name} for {money(plan.total)} was declined"
+            + (f" ({approval.detail})" if approval.detail else "")
+            + "; nothing was written.",
+        )
+    client = ctx.rails.client
+    landed_note = None
+    try:
+        resp = await client.repairer.procurements.insert(
+            job_identity=args.job, offer_selections=plan.selections
+        )
+        procurement = resp.procurement
+    except Unprocessable as exc:
+        raise ToolFailure(await _explain_refused_placement(ctx, args.job, plan.part_ids, exc)) from None
+    except (RailsTransportError, MalformedResponse, ServerError) as exc:  # a 5xx may follow a landing
+        procurement = await _find_lost_placement(ctx, args.job, plan.part_ids, exc)
+        landed_note = "The answer to the placement was lost; list_procurements shows it landed."
+    except RailsError as exc:
+        raise ToolFailure(wire_error(exc, job_ctx("place_procurement", args.job))) from None
+    output = PlaceProcurementOutput(
+        notice=NOTICE,
+        procurement=procurement_view(procurement),
+        parts_ordered=placement.parts,
+        approval=approval.status,
+        placed=True,
+        next_tool="confirm_procurement",
+    )
+    if landed_note:
+        output.recovered = landed_note
+    if ctx.hub is not None:  # subscribers of the order, its job and scenario://current hear of it
+        await ctx.hub.notify_procurement_changed(
+            procurement.id,
+            action="placed",
+            status=procurement.status.value,
+            job_id=procurement.job_id,
+            job_external=args.job.external if isinstance(args.job, m.ExternalIdentity) else None,
+        )
+    view = output.procurement
+    assert view is not None
+    return Reply(
+        output,
+        f"Placed {procurement.reference} ({procurement.id}) with {supplier_name}: "
+        f"{procurement.status.value}, {view.total} {procurement.currency_code}.",
+    )
+
+
+async def _explain_refused_placement(
+    ctx: ToolContext, job: m.Identity, part_ids: Sequence[UUID], exc: RailsError
+) -> ToolError:
+    """The wire refused after the guard passed: most often another placement won the race."""
+    info = wire_error(exc, job_ctx("place_procurement", job))
+    try:
+        parts = (await ctx.rails.client.repairer.jobs.parts.list(job_identity=job)).items
+    except RailsError:
+        return info
+    taken = [str(p.id) for p in parts if p.id in set(part_ids) and p.status is m.PartStatusV1.ORDERED]
+    if not taken:
+        return info
+    return info.model_copy(
+        update={
+            "code": "part_already_ordered",
+            "message": f"Part(s) {', '.join(taken)} were ordered by another placement meanwhile; "
+            "nothing was placed by this call.",
+            "fix": "Read list_procurements for the order that holds them; re-run recommend_basket "
+            "before placing anything else.",
+            "next_tool": "list_procurements",
+        }
+    )
+
+
+async def _find_lost_placement(
+    ctx: ToolContext, job: m.Identity, part_ids: Sequence[UUID], exc: RailsError
+) -> m.BuyerProcurementV1:
+    """After a lost answer, look for the order instead of placing it a second time."""
+    wanted = set(part_ids)
+    try:
+        listed = await ctx.rails.client.repairer.procurements.list(job_identity=job)
+    except RailsError:
+        raise ToolFailure(
+            ToolError(
+                code="placement_outcome_unknown",
+                message="The placement's answer was lost and the check for it failed too, so "
+                "it is unknown whether the order landed.",
+                fix="Call list_procurements for this job before placing again; never place twice.",
+                retryable=False,
+                wire_method="repairer.procurements.insert",
+                next_tool="list_procurements",
+            )
+        ) from None
+    for p in listed.items:
+        if wanted <= {pid for i in p.source_items for pid in i.job_part_ids}:
+            return p
+    raise ToolFailure(
+        ToolError(
+            code="placement_not_landed",
+            message=f"The placement's answer was lost ({type(exc).__name__}); list_procurements "
+            "shows no order for these parts, so nothing was placed.",
+            fix="Call place_procurement again with the same arguments.",
+            retryable=True,
+            wire_method="repairer.procurements.insert",
+        )
+    )
+
+
+PLACE_PROCUREMENT = ToolDef(
+    name="place_procurement",
+    title="Place procurement",
+    description="(Proposed extension beyond 2026-01.) Order basket offers: creates a procurement in "
+    "order_requested and marks its parts ordered. All offers must come from ONE confirmable "
+    "supplier and cover parts not yet ordered, otherwise it is refused before anything is "
+    "written and the error names the offers that would work. Give sellable_id per offer (other "
+    "fields are filled from the basket). dry_run: check and total only. A person may be asked "
+    "through your host to approve the order before it is placed (result field approval); if they "
+    "decline, nothing is placed and you may call again later. Orders above the server's spending "
+    "limit are refused. Not idempotent: a second call orders again. Next: confirm_procurement. " + JOB_HELP,
+    input_model=PlaceProcurementInput,
+    output_model=PlaceProcurementOutput,
+    annotations=hints(read_only=False, idempotent=False),
+    handler=place_procurement,
+    extension=True,
+)
+
+
+# --- list_procurements ----------------------------------------------------------------------------
+
+
+ListProcurementsInput = JobInput
+
+
+class ListProcurementsOutput(ToolOutput):
+    procurements: list[ProcurementView] | None = None
+
+
+async def list_procurements(ctx: ToolContext, args: ListProcurementsInput) -> Reply[ListProcurementsOutput]:
+    resp = await wire(
+        job_ctx("list_procurements", args.job),
+        ctx.rails.client.repairer.procurements.list(job_identity=args.job),
+    )
+    views = [procurement_view(p) for p in resp.items]
+    return Reply(
+        ListProcurementsOutput(procurements=views),
+        f"{len(views)} procurement(s): "
+        + (", ".join(f"{v.reference} {v.status.value}" for v in views) or "none"),
+    )
+
+
+LIST_PROCUREMENTS = ToolDef(
+    name="list_procurements",
+    title="List procurements",
+    description="List a job's procurements (orders) with status order_requested|order_confirmed|cancelled, "
+    "supplier, lines and total. " + JOB_HELP,
+    input_model=ListProcurementsInput,
+    output_model=ListProcurementsOutput,
+    annotations=hints(read_only=True, idempotent=True),
+    handler=list_procurements,
+)
+
+
+# --- track_procurement ----------------------------------------------------------------------------
+
+
+class TrackProcurementInput(ToolInput):
+    repairs = PROCUREMENT_REPAIRS
+
+    procurement_id: ProcurementId
+    view: Annotated[
+        Literal["repairer", "supplier"],
+        Field(description="repairer: the buyer's view; supplier: the supplier's."),
+    ] = "repairer"
+
+
+class TrackProcurementOutput(ToolOutput):
+    view: Literal["repairer", "supplier"] | None = None
+    procurement: ProcurementView | None = None
+    events: list[ProcurementEvent] | None = Field(
+        default=None,
+        description="What this server learned about the order, oldest first: its own writes (placed, "
+        "confirmed) and webhook deliveries, each with when and whether it verified.",
+    )
+    next_tool: Literal["confirm_procurement", "reconcile_invoice"] | None = None
+
+
+async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Reply[TrackProcurementOutput]:
+    ident = m.IdIdentity(id=args.procurement_id)
+    client = ctx.rails.client
+    if args.view == "supplier":
+        wctx = procurement_ctx(
+            "track_procurement",
+            args.procurement_id,
+            not_found_fix="The supplier view shows only orders placed with the configured supplier; "
+            'use view "repairer" for the buyer\'s view.',
+        )
+        p: m.BuyerProcurementV1 | m.SupplierProcurementV1 = await wire(
+            wctx, client.supplier.procurements.get(identity=ident)
+        )
+    else:
+        p = await wire(
+            procurement_ctx("track_procurement", args.procurement_id),
+            client.repairer.procurements.get(identity=ident),
+        )
+    nxt = "confirm_procurement" if p.status is m.ProcurementStatus.ORDER_REQUESTED else "reconcile_invoice"
+    view = procurement_view(p)
+    events = ctx.hub.history(p.id) if ctx.hub is not None else []
+    return Reply(
+        TrackProcurementOutput(view=args.view, procurement=view, events=events, next_tool=nxt),
+        f"{p.reference} is {p.status.value} ({view.total} {p.currency_code}).",
+    )
+
+
+TRACK_PROCUREMENT = ToolDef(
+    name="track_procurement",
+    title="Track procurement",
+    description="Re-read one procurement by id. view repairer (default) is the buyer's view; view supplier "
+    "is what the confirming supplier sees.",
+    input_model=TrackProcurementInput,
+    output_model=TrackProcurementOutput,
+    annotations=hints(read_only=True, idempotent=True),
+    handler=track_procurement,
+)
+
+
+# --- confirm_procurement --------------------------------------------------------------------------
+
+
+class ConfirmProcurementInput(ToolInput):
+    repairs = PROCUREMENT_REPAIRS
+
+    procurement_id: ProcurementId
+
+
+class ConfirmProcurementOutput(ToolOutput):
+    procurement: ProcurementView | None = None
+    was_already_confirmed: bool | None = None
+    parts: list[PartView] | None = None
+    recovered: str | None = None
+    next_tool: Literal["reconcile_invoice"] | None = None
+
+
+async def confirm_procurement(
+    ctx: ToolContext, args: ConfirmProcurementInput
+) -> Reply[ConfirmProcurementOutput]:
+    client = ctx.rails.client
+    ident = m.IdIdentity(id=args.procurement_id)
+    wctx = procurement_ctx("confirm_procurement", args.procurement_id)
+    before = await wire(wctx, client.repairer.procurements.get(identity=ident))
+    confirmable = await wire(
+        WireContext("confirm_procurement", credential="supplier"), ctx.rails.confirmable_suppliers()
+    )
+    try:
+        check_confirmable(before, confirmable)
+    except GuardRefusal as refusal:
+        raise ToolFailure(refusal_error(refusal, None)) from None
+    already = before.status is m.ProcurementStatus.ORDER_CONFIRMED
+    recovered = None
+    try:
+        await client.supplier.procurements.confirm(identity=ident)
+    except (RailsTransportError, MalformedResponse, ServerError):
+        recovered = "The confirmation's answer was lost; the re-fetched order shows the outcome."
+    except RailsError as exc:
+        raise ToolFailure(wire_error(exc, wctx)) from None
+    after = await wire(wctx, client.repairer.procurements.get(identity=ident))
+    if after.status is not m.ProcurementStatus.ORDER_CONFIRMED:
+        raise ToolFailure(
+            ToolError(
+                code="confirmation_not_landed",
+                message=f"{after.reference} is still {after.status.value} after the confirmation "
+                "attempt (its answer was lost).",
+                fix="Call confirm_procurement again; confirming is safe to repeat.",
+                retryable=True,
+                wire_method="supplier.procurements.confirm",
+            )
+        )
+    if ctx.hub is not None and not already:  # a repeat confirm changes nothing, so tells no one
+        await ctx.hub.notify_procurement_changed(
+            after.id, action="confirmed", status=after.status.value, job_id=after.job_id
+        )
+    parts = await wire(wctx, client.repairer.jobs.parts.list(job_identity=m.IdIdentity(id=after.job_id)))
+    mine = {pid for i in after.source_items for pid in i.job_part_ids}
+    ordered = [part_view(p) for p in parts.items if p.id in mine]
+    output = ConfirmProcurementOutput(
+        procurement=procurement_view(after),
+        was_already_confirmed=already,
+        parts=ordered,
+        next_tool="reconcile_invoice",
+    )
+    if recovered:
+        output.recovered = recovered
+    return Reply(
+        output,
+        f"{after.reference} is {after.status.value}"
+        + (" (it already was; nothing changed)" if already else "")
+        + f"; {len(ordered)} part(s) ordered. Next: reconcile_invoice.",
+    )
+
+
+CONFIRM_PROCUREMENT = ToolDef(
+    name="confirm_procurement",
+    title="Confirm procurement",
+    description="As the supplier, confirm an order_requested procurement: it becomes order_confirmed and "
+    "an invoice is created. Safe to repeat (a confirmed order is returned unchanged). Returns "
+    "the re-fetched buyer view and its ordered parts. Next: reconcile_invoice.",
+    input_model=ConfirmProcurementInput,
+    output_model=ConfirmProcurementOutput,
+    annotations=hints(read_only=False, idempotent=True),
+    handler=confirm_procurement,
+)

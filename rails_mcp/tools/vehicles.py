@@ -1,0 +1,173 @@
+"""Resolution helpers: warm the catalogue for vehicles, find the site and the insurer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import anyio
+from pydantic import BaseModel, Field
+
+from rails_mcp.errors import Repairs, ToolFailure, WireContext
+
+from .base import Reply, ToolContext, ToolDef, ToolInput, ToolOutput, VehicleIdentifierRef, hints
+from .views import BusinessView, OneKey, business_view, wire
+
+__all__ = ["LIST_BUSINESSES", "LIST_WORK_PROVIDERS", "PREPARE_VEHICLE"]
+
+
+# --- prepare_vehicle --------------------------------------------------------------------------
+
+
+class PrepareVehicleInput(ToolInput):
+    repairs = Repairs(
+        aliases={"vins": "identifiers", "identifier": "identifiers"}, identifiers=frozenset({"identifiers"})
+    )
+
+    identifiers: Annotated[
+        list[VehicleIdentifierRef],
+        Field(min_length=1, max_length=1000, description='Each {"vin": "..."} or {"vrm": "<plate>"}.'),
+    ]
+
+
+class IdentifierView(OneKey):
+    vin: str | None = None
+    vrm: str | None = None
+
+
+class InvalidIdentifier(BaseModel):
+    identifier: IdentifierView
+    reason: str
+
+
+class PrepareVehicleOutput(ToolOutput):
+    submitted: int | None = None
+    queued: int | None = None
+    invalid_identifiers: list[InvalidIdentifier] | None = None
+    next_tool: Literal["open_repair_job"] | None = None
+
+
+#: A batch larger than this is prepared in chunks of this size, reporting progress as each lands
+#: (``report_progress`` is a no-op when the client gave no progress token).
+PROGRESS_CHUNK = 50
+#: Chunks in flight at once: a 1000-identifier batch costs five round trips, not twenty.
+PARALLEL_CHUNKS = 4
+
+
+async def prepare_vehicle(ctx: ToolContext, args: PrepareVehicleInput) -> Reply[PrepareVehicleOutput]:
+    n = len(args.identifiers)
+    chunk = PROGRESS_CHUNK if n > PROGRESS_CHUNK else n
+    starts = list(range(0, n, chunk))
+    found: dict[int, list[InvalidIdentifier]] = {}
+    limiter = anyio.CapacityLimiter(PARALLEL_CHUNKS)
+    failures: list[ToolFailure] = []
+
+    async def prepare(start: int) -> None:
+        async with limiter:
+            batch = args.identifiers[start : start + chunk]
+            try:
+                resp = await wire(
+                    WireContext("prepare_vehicle"), ctx.rails.client.tier1.prepare(identifiers=batch)
+                )
+            except ToolFailure as failure:
+                failures.append(failure)
+                return
+            found[start] = [
+                InvalidIdentifier(identifier=IdentifierView.model_validate(i.identifier), reason=i.reason)
+                for i in resp.invalid_identifiers
+            ]
+            if len(starts) > 1 and ctx.request is not None:
+                done = min(n, sum(len(args.identifiers[s : s + chunk]) for s in found))
+                await ctx.request.session.report_progress(
+                    done, n, f"{done} of {n} vehicle identifiers prepared"
+                )
+
+    async with anyio.create_task_group() as tg:
+        for start in starts:
+            tg.start_soon(prepare, start)
+    if failures:
+        raise failures[0]
+    invalid = [item for start in sorted(found) for item in found[start]]
+    return Reply(
+        PrepareVehicleOutput(
+            submitted=n, queued=n - len(invalid), invalid_identifiers=invalid, next_tool="open_repair_job"
+        ),
+        f"{n - len(invalid)} of {n} vehicle identifiers queued; {len(invalid)} invalid.",
+    )
+
+
+PREPARE_VEHICLE = ToolDef(
+    name="prepare_vehicle",
+    title="Prepare vehicle",
+    description="Warm the parts catalogue for 1–1000 vehicles before opening jobs: each identifier is "
+    '{"vin": "<17 chars>"} or {"vrm": "<plate>"}. Changes no job; returns the invalid '
+    "identifiers with the reason.",
+    input_model=PrepareVehicleInput,
+    output_model=PrepareVehicleOutput,
+    annotations=hints(read_only=False, idempotent=True),
+    handler=prepare_vehicle,
+)
+
+
+# --- list_businesses ------------------------------------------------------------------------------
+
+
+class ListBusinessesInput(ToolInput):
+    pass
+
+
+class ListBusinessesOutput(ToolOutput):
+    businesses: list[BusinessView] | None = None
+    next_tool: Literal["open_repair_job"] | None = None
+
+
+async def list_businesses(ctx: ToolContext, _: ListBusinessesInput) -> Reply[ListBusinessesOutput]:
+    resp = await wire(WireContext("list_businesses"), ctx.rails.client.businesses.list())
+    items = [business_view(b) for b in resp.items]
+    return Reply(
+        ListBusinessesOutput(businesses=items, next_tool="open_repair_job"),
+        f"{len(items)} business(es); use one id as repairer_site_id in open_repair_job.",
+    )
+
+
+LIST_BUSINESSES = ToolDef(
+    name="list_businesses",
+    title="List businesses",
+    description="List the repairer's businesses (sites). Use an id as repairer_site_id in open_repair_job.",
+    input_model=ListBusinessesInput,
+    output_model=ListBusinessesOutput,
+    annotations=hints(read_only=True, idempotent=True),
+    handler=list_businesses,
+)
+
+
+# --- list_work_providers --------------------------------------------------------------------------
+
+
+class ListWorkProvidersInput(ToolInput):
+    pass
+
+
+class ListWorkProvidersOutput(ToolOutput):
+    work_providers: list[BusinessView] | None = None
+    next_tool: Literal["open_repair_job"] | None = None
+
+
+async def list_work_providers(ctx: ToolContext, _: ListWorkProvidersInput) -> Reply[ListWorkProvidersOutput]:
+    resp = await wire(WireContext("list_work_providers"), ctx.rails.client.repairer.work_providers.list())
+    items = [business_view(w) for w in resp.items]
+    return Reply(
+        ListWorkProvidersOutput(work_providers=items, next_tool="open_repair_job"),
+        f"{len(items)} work provider(s) (insurers); omit work_provider_id for cash jobs.",
+    )
+
+
+LIST_WORK_PROVIDERS = ToolDef(
+    name="list_work_providers",
+    title="List work providers",
+    description="List the insurers (work providers) a job can be billed to. Use an id as work_provider_id "
+    "in open_repair_job; omit it for cash jobs.",
+    input_model=ListWorkProvidersInput,
+    output_model=ListWorkProvidersOutput,
+    annotations=hints(read_only=True, idempotent=True),
+    handler=list_work_providers,
+)

@@ -1,0 +1,219 @@
+"""The approval gate on its own: the key, the sealed state and what each wrong state is called."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from mcp_types import ElicitRequestFormParams, ElicitResult
+
+from rails_mcp.approval import (
+    KEY_FILE_NAME,
+    ApprovalGate,
+    ApprovalOrder,
+    OrderLine,
+    decision_of,
+    elicitation_for,
+    load_or_create_key,
+)
+from rails_mcp.config import ConfigError
+from rails_mcp.errors import ToolFailure
+
+KEY = b"k" * 32
+ARGS = {
+    "job": {"external": "CCC-2026-04817"},
+    "offer_selections": [{"sellable_id": "a"}, {"sellable_id": "b"}],
+}
+
+
+def order(price: str = "631.00") -> ApprovalOrder:
+    return ApprovalOrder(
+        job={"external": "CCC-2026-04817"},
+        job_label='external "CCC-2026-04817"',
+        supplier_id="0b000000-0000-4000-8000-000000000010",
+        supplier_name="Christchurch Toyota — Parts",
+        lines=(
+            OrderLine("a", "Toyota Genuine Headlamp RH", ("p4",), 1, price),
+            OrderLine("b", "Toyota Genuine Radiator Support", ("p6",), 1, "468.00"),
+        ),
+        total="1099.00",
+        currency=None,
+        is_extension=True,
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def gate(
+    clock: Clock | None = None, key: bytes = KEY, audience: str = "rails-mcp:embedded:t1"
+) -> ApprovalGate:
+    return ApprovalGate("ask", key, audience=audience, clock=clock or Clock())
+
+
+def refused_code(exc: pytest.ExceptionInfo[ToolFailure]) -> str:
+    return exc.value.info.code
+
+
+def test_a_state_verifies_on_another_gate_holding_the_same_key():
+    state = gate().seal("place_procurement", ARGS, order())
+    sealed = gate().verify(state, "place_procurement", ARGS)
+    assert sealed.part_ids == ("p4", "p6")
+    assert sealed.job == {"external": "CCC-2026-04817"}
+
+
+def test_the_state_is_encrypted_so_the_client_cannot_read_the_order():
+    state = gate().seal("place_procurement", ARGS, order())
+    for visible in ("CCC-2026-04817", "Headlamp", "1099.00", "0b000000-0000-4000-8000-000000000010"):
+        assert visible not in state
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda s: s[:-2] + ("AA" if not s.endswith("AA") else "BB"),
+        lambda s: s[:20] + s[21:],
+        lambda s: "not a state",
+        lambda s: "",
+    ],
+    ids=["flipped", "truncated", "garbage", "empty"],
+)
+def test_a_tampered_state_is_refused_as_invalid(mangle):
+    state = gate().seal("place_procurement", ARGS, order())
+    with pytest.raises(ToolFailure) as exc:
+        gate().verify(mangle(state), "place_procurement", ARGS)
+    assert refused_code(exc) == "approval_state_invalid"
+
+
+def test_a_state_sealed_under_another_key_is_invalid():
+    state = gate(key=b"x" * 32).seal("place_procurement", ARGS, order())
+    with pytest.raises(ToolFailure) as exc:
+        gate().verify(state, "place_procurement", ARGS)
+    assert refused_code(exc) == "approval_state_invalid"
+
+
+def test_a_state_minted_for_another_tenant_is_invalid():
+    state = gate(audience="rails-mcp:embedded:other").seal("place_procurement", ARGS, order())
+    with pytest.raises(ToolFailure) as exc:
+        gate().verify(state, "place_procurement", ARGS)
+    assert refused_code(exc) == "approval_state_invalid"
+
+
+def test_a_state_older_than_five_minutes_is_expired():
+    clock = Clock()
+    g = gate(clock)
+    state = g.seal("place_procurement", ARGS, order())
+    clock.now += 299
+    g.verify(state, "place_procurement", ARGS)
+    clock.now += 2
+    with pytest.raises(ToolFailure) as exc:
+        g.verify(state, "place_procurement", ARGS)
+    assert refused_code(exc) == "approval_expired"
+
+
+def test_a_state_sent_with_other_arguments_is_a_mismatch():
+    state = gate().seal("place_procurement", ARGS, order())
+    other = {**ARGS, "offer_selections": [{"sellable_id": "a"}]}
+    with pytest.raises(ToolFailure) as exc:
+        gate().verify(state, "place_procurement", other)
+    assert refused_code(exc) == "approval_mismatch"
+
+
+def test_an_order_whose_prices_changed_since_the_person_saw_it_is_a_mismatch():
+    g = gate()
+    sealed = g.verify(g.seal("place_procurement", ARGS, order()), "place_procurement", ARGS)
+    g.check_order(sealed, order())
+    with pytest.raises(ToolFailure) as exc:
+        g.check_order(sealed, order(price="700.00"))
+    assert refused_code(exc) == "approval_mismatch"
+
+
+def test_a_spent_state_is_refused_as_replayed_on_the_same_process():
+    g = gate()
+    state = g.seal("place_procurement", ARGS, order())
+    g.spend(g.verify(state, "place_procurement", ARGS))
+    with pytest.raises(ToolFailure) as exc:
+        g.verify(state, "place_procurement", ARGS)
+    assert refused_code(exc) == "approval_replayed"
+
+
+def test_two_concurrent_rounds_with_one_state_cannot_both_spend_it():
+    g = gate()
+    state = g.seal("place_procurement", ARGS, order())
+    first = g.verify(state, "place_procurement", ARGS)
+    second = g.verify(state, "place_procurement", ARGS)
+    g.spend(first)
+    with pytest.raises(ToolFailure) as exc:
+        g.spend(second)
+    assert refused_code(exc) == "approval_replayed"
+
+
+def test_refusals_never_say_how_to_skip_approval():
+    g = gate()
+    texts = []
+    for code, state, args in [
+        ("approval_state_invalid", "v1.nope", ARGS),
+        ("approval_mismatch", g.seal("place_procurement", ARGS, order()), {}),
+    ]:
+        with pytest.raises(ToolFailure) as exc:
+            g.verify(state, "place_procurement", args)
+        assert exc.value.info.code == code
+        texts.append(exc.value.info.message + exc.value.info.fix)
+    for text in texts:
+        lowered = text.lower()
+        assert "dry_run" not in lowered
+        assert "order_approval" not in lowered
+        assert "off" not in lowered.split()
+
+
+def test_the_person_sees_job_supplier_each_part_with_price_total_and_extension():
+    request = elicitation_for(order())
+    assert isinstance(request.params, ElicitRequestFormParams)
+    message = request.params.message
+    for expected in ("CCC-2026-04817", "Christchurch Toyota", "Headlamp RH", "631.00", "468.00", "1099.00"):
+        assert expected in message
+    assert "extension" in message
+    assert request.params.requested_schema["required"] == ["decision"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        (ElicitResult(action="accept", content={"decision": "approve"}), "approved"),
+        (ElicitResult(action="accept", content={"decision": "decline"}), "declined"),
+        (ElicitResult(action="accept", content={}), "declined"),
+        (ElicitResult(action="accept"), "declined"),
+        (ElicitResult(action="decline"), "declined"),
+        (ElicitResult(action="cancel"), "declined"),
+        (None, "declined"),
+    ],
+)
+def test_only_an_explicit_approve_approves(answer, status):
+    assert decision_of(answer)[0] == status
+
+
+def test_a_generated_key_is_stored_0600_and_reused_after_a_restart(tmp_path: Path):
+    first = load_or_create_key(None, tmp_path / KEY_FILE_NAME)
+    path = tmp_path / KEY_FILE_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_key(None, tmp_path / KEY_FILE_NAME) == first
+    assert len(first) >= 32
+
+
+def test_a_given_key_wins_and_is_not_written_to_disk(tmp_path: Path):
+    given = "g" * 40
+    assert load_or_create_key(given, tmp_path / KEY_FILE_NAME) == given.encode()
+    assert not (tmp_path / KEY_FILE_NAME).exists()
+
+
+def test_a_short_key_stops_start_up_without_echoing_it(tmp_path: Path):
+    with pytest.raises(ConfigError) as exc:
+        load_or_create_key("short-secret", tmp_path / KEY_FILE_NAME)
+    assert "RAILS_APPROVAL_KEY" in str(exc.value)
+    assert "short-secret" not in str(exc.value)
