@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
-from tests.test_http_load import run  # the load driver lives beside its test
+from tests.e2e.test_http_load import run  # the load driver lives beside its test
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ from mcp_types import CallToolResult
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
 from bench.thin_server import HEADERS, PATH
-from tests.process_support import clean_env, free_port, rails_mcp_command, running
+from tests.support.process_support import clean_env, free_port, rails_mcp_command, running
 
 HERE = Path(__file__).resolve().parent
 JOB = {"external": "CCC-2026-04817"}

@@ -21,7 +21,7 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
-from tests.process_support import clean_env, free_port, running
+from tests.support.process_support import clean_env, free_port, running
 
 HEADERS = {
     "Authorization": "Bearer partly_demo_repairer_3f8a1c0d9e2b4a67b1c2",

@@ -1,6 +1,6 @@
 """The wire fault matrix outside pytest: every wire method × every fault, and the tools on top.
 
-Runs the cases of ``tests/test_wire_faults.py`` (same fault transport, same checks) against
+Runs the cases of ``tests/faults/test_wire_faults.py`` (same fault transport, same checks) against
 one in-process sandbox, a fresh tenant per case, with stamina's real (tiny) backoff:
 
 1. every one of the 17 wire methods through every fault, persistent and once (transient);
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for ``tests``
 from rails_mcp.sandbox import create_app
 from rails_mcp.wire.errors import RailsError
 from rails_mcp.wire.methods import METHODS
-from tests.test_wire_faults import (
+from tests.faults.test_wire_faults import (
     FAILING,
     FAULTS,
     TOOL_FAULTS,

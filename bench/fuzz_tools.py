@@ -1,6 +1,6 @@
 """The large fuzz run of the thirteen tools' arguments, with its figures.
 
-Runs the properties of ``tests/test_fuzz_tools.py`` (no protocol error, no traceback text,
+Runs the properties of ``tests/faults/test_fuzz_tools.py`` (no protocol error, no traceback text,
 every result valid against the tool's outputSchema with a well-formed error object, no
 state change from a refused call) over N cases spread evenly across the thirteen tools,
 each tool on its own fresh server over the in-memory MCP client (2025-11-25 handshake),
@@ -23,9 +23,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.mcp_support import TOOL_NAMES, isolate_environment
+from tests.support.mcp_support import TOOL_NAMES, isolate_environment
 
-#: Read by ``tests/test_fuzz_tools.py`` when it registers its large profile (at import).
+#: Read by ``tests/faults/test_fuzz_tools.py`` when it registers its large profile (at import).
 FUZZ_EXAMPLES_ENV = "RAILS_FUZZ_EXAMPLES"
 FUZZ_RANDOM_ENV = "RAILS_FUZZ_RANDOM"
 
@@ -39,7 +39,7 @@ def main() -> int:
     os.environ[FUZZ_EXAMPLES_ENV] = str(opts.examples)
     if opts.random:
         os.environ[FUZZ_RANDOM_ENV] = "1"
-    from tests.test_fuzz_tools import FuzzStats, fuzz_across_tools, fuzz_harness, fuzz_tool, per_tool
+    from tests.faults.test_fuzz_tools import FuzzStats, fuzz_across_tools, fuzz_harness, fuzz_tool, per_tool
 
     stats = FuzzStats()
     started = time.perf_counter()

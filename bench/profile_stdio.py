@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
-from tests.process_support import clean_env, free_port, running
+from tests.support.process_support import clean_env, free_port, running
 
 HERE = Path(__file__).resolve().parent
 JOB = {"external": "CCC-2026-04817"}

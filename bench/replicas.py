@@ -24,7 +24,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
 
-from tests.mcp_support import JOB, QUICKSTART
+from tests.support.mcp_support import JOB, QUICKSTART
 from tests.support.replicas import RoundRobin, cluster
 
 

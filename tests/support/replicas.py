@@ -1,6 +1,6 @@
 """Three ``rails-mcp serve`` replicas against one ``rails-mcp sandbox``, and a round-robin balancer.
 
-Shared by tests/test_replicas.py and bench/replicas.py. Each replica is its own process with
+Shared by tests/e2e/test_replicas.py and bench/replicas.py. Each replica is its own process with
 its own state dir; all they share is the wire (``RAILS_BASE_URL``) and ``RAILS_APPROVAL_KEY``,
 which is exactly what a real deployment behind a load balancer shares. The balancer is an
 httpx2 transport that sends each HTTP request to the next replica in turn and records which
@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx2
 
-from tests.process_support import clean_env, free_port, running
+from tests.support.process_support import clean_env, free_port, running
 
 __all__ = ["Cluster", "RoundRobin", "cluster"]
 

@@ -1,8 +1,8 @@
 """The whole suite's secret scan: no result, log record or process output may carry a secret.
 
 Where the tests see what a user would see — every tool result through the checked
-``Session`` (tests/mcp_support.py), every real process's stdout/stderr
-(tests/process_support.py and the stdio tests), and every log record emitted while the suite
+``Session`` (tests/support/mcp_support.py), every real process's stdout/stderr
+(tests/support/process_support.py and the stdio tests), and every log record emitted while the suite
 runs (a root logging handler installed by tests/conftest.py) — the text is passed to
 :func:`scan_text`. A single hit fails the run; conftest prints the summary line.
 """

@@ -1,0 +1,75 @@
+"""Fifty MCP clients at once on streamable HTTP, twenty calls each: no call may fail.
+
+The load driver lives here; ``bench/bench_http_load.py`` imports it and prints the figures.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.support.process_support import clean_env, free_port, running
+from tests.support.secret_scan import scan_result
+
+pytestmark = pytest.mark.subprocess
+
+JOB = {"external": "CCC-2026-04817"}
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list[float])
+    errors: list[str] = field(default_factory=list[str])
+    elapsed: float = 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+async def drive(url: str, clients: int, calls: int) -> LoadResult:
+    """``clients`` MCP clients at once, each making ``calls`` get_repair_job calls."""
+    result = LoadResult()
+
+    async def one_client() -> None:
+        try:
+            async with Client(url, mode="legacy") as client:
+                for _ in range(calls):
+                    t = time.perf_counter()
+                    r = await client.call_tool("get_repair_job", {"job": JOB})
+                    result.latencies.append(time.perf_counter() - t)
+                    scan_result("get_repair_job", r)
+                    if r.is_error:
+                        result.errors.append(str(r.structured_content))
+        except Exception as exc:  # a load run counts failures, it does not stop at the first
+            result.errors.append(f"{type(exc).__name__}: {exc}")
+
+    started = time.perf_counter()
+    with anyio.fail_after(300):
+        async with anyio.create_task_group() as tg:
+            for _ in range(clients):
+                tg.start_soon(one_client)
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+def run(clients: int, calls: int) -> LoadResult:
+    """Start ``rails-mcp serve --transport streamable-http`` on throw-away state and drive it."""
+    with tempfile.TemporaryDirectory() as state:
+        port = free_port()
+        command = ["serve", "--transport", "streamable-http", "--port", str(port)]
+        env = clean_env(Path(state), RAILS_TENANT="load")
+        with running(command, env, port=port, ready_path="/mcp"):
+            return anyio.run(drive, f"http://127.0.0.1:{port}/mcp", clients, calls)
+
+
+def test_fifty_concurrent_clients_times_twenty_calls_on_streamable_http_see_zero_errors():
+    result = run(clients=50, calls=20)
+    assert result.errors == []
+    assert len(result.latencies) == 1000
