@@ -251,9 +251,11 @@ _REFUSALS: dict[str, tuple[str, str, bool, str | None]] = {
         None,
     ),
     "approval_replayed": (
-        "This approval was already used (one approval places one order, once), or the parts it "
-        "covered have been ordered since; nothing was placed by this call.",
-        "Call list_procurements for this job to see the order; do not place these parts again.",
+        "This approval was already answered (one approval request is answered once: approved, it "
+        "placed its order; declined, it placed nothing), or the parts it covered have been ordered "
+        "since; nothing was placed by this call.",
+        "Call list_procurements for this job to see whether an order exists; if the person declined, "
+        "call place_procurement again only if they now want the order.",
         False,
         "list_procurements",
     ),

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, cast
-from uuid import UUID
+from typing import Any, Generic, Literal, ParamSpec, Self, TypeVar, cast, overload
 
 import httpx2
 import stamina
@@ -40,6 +39,7 @@ __all__ = ["CredentialRole", "Credentials", "RailsClient", "RetryPolicy", "mask_
 log = logging.getLogger("rails_mcp.client")
 
 T = TypeVar("T", bound=BaseModel)
+P = ParamSpec("P")
 CredentialRole = Literal["repairer", "supplier", "none"]
 
 USER_AGENT = "rails-mcp/0.1"
@@ -273,16 +273,80 @@ def _error_code(data: Any) -> str | None:
 
 
 class _Namespace:
-    __slots__ = ("_c",)
-
     def __init__(self, client: RailsClient) -> None:
-        self._c = client
+        self.client = client
+
+
+N = TypeVar("N", bound=_Namespace)
+V = TypeVar("V")
+
+
+class _PerNamespace(Generic[V]):
+    """A namespace attribute made from the namespace's client on first read, then kept."""
+
+    __slots__ = ("name",)
+
+    def __init__(self) -> None:
+        self.name = ""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, namespace: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, namespace: _Namespace, owner: type[Any]) -> V: ...
+    def __get__(self, namespace: _Namespace | None, owner: type[Any]) -> Self | V:
+        if namespace is None:
+            return self
+        value = self.make(namespace.client)
+        vars(namespace)[self.name] = value  # later reads find it without this descriptor
+        return value
+
+    def make(self, client: RailsClient) -> V:
+        raise NotImplementedError
+
+
+class _Sub(_PerNamespace[N]):
+    """A nested namespace (``rails.repairer.jobs``)."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: type[N]) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def make(self, client: RailsClient) -> N:
+        return self.kind(client)
+
+
+class _Call(_PerNamespace[Callable[P, Awaitable[T]]], Generic[P, T]):
+    """One wire method as a namespace attribute, declared once as (name, request, response):
+    ``rails.repairer.jobs.get(identity=...)`` takes the request model's own keywords, builds
+    the body and hands it to :meth:`RailsClient.call`, so the signature cannot drift from the
+    model."""
+
+    __slots__ = ("method", "request", "response")
+
+    def __init__(self, method: str, request: Callable[P, BaseModel], response: type[T]) -> None:
+        super().__init__()
+        self.method = method
+        self.request = request
+        self.response = response
+
+    def make(self, client: RailsClient) -> Callable[P, Awaitable[T]]:
+        async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+            return await client.call(self.method, self.request(*args, **kwargs), self.response)
+
+        call.__name__ = self.name
+        call.__doc__ = f"``{self.method}``"
+        return call
 
 
 class _Businesses(_Namespace):
     async def list(self, *, credential: CredentialRole = "repairer") -> m.BusinessesListResponseV1:
         """``businesses.list``: the businesses of the credential's organization."""
-        return await self._c.call(
+        return await self.client.call(
             "businesses.list",
             m.BusinessesListRequestV1(),
             m.BusinessesListResponseV1,
@@ -291,204 +355,81 @@ class _Businesses(_Namespace):
 
 
 class _Integrations(_Namespace):
-    async def insert(
-        self, *, access_code: str, client_id: str, client_secret: str
-    ) -> m.IntegrationsInstallResponseV1:
-        """``integrations.insert``: exchange an OAuth access code for an api_key."""
-        return await self._c.call(
-            "integrations.insert",
-            m.IntegrationsInstallRequestV1(
-                access_code=access_code, client_id=client_id, client_secret=client_secret
-            ),
-            m.IntegrationsInstallResponseV1,
-        )
+    #: Exchange an OAuth access code for an api_key.
+    insert = _Call("integrations.insert", m.IntegrationsInstallRequestV1, m.IntegrationsInstallResponseV1)
 
 
 class _BasketsLatest(_Namespace):
-    async def get(self, *, job_identity: m.Identity) -> m.BasketsLatestGetResponseV1:
-        return await self._c.call(
-            "repairer.jobs.baskets.latest.get",
-            m.BasketsLatestGetRequestV1(job_identity=job_identity),
-            m.BasketsLatestGetResponseV1,
-        )
+    get = _Call("repairer.jobs.baskets.latest.get", m.BasketsLatestGetRequestV1, m.BasketsLatestGetResponseV1)
 
 
 class _Baskets(_Namespace):
-    __slots__ = ("latest",)
-
-    def __init__(self, client: RailsClient) -> None:
-        super().__init__(client)
-        self.latest = _BasketsLatest(client)
+    latest = _Sub(_BasketsLatest)
 
 
 class _Parts(_Namespace):
-    async def insert(
-        self, *, job_identity: m.Identity, parts: Sequence[m.PartInsertV1]
-    ) -> m.JobsPartsListResponseV1:
-        return await self._c.call(
-            "repairer.jobs.parts.insert",
-            m.JobsPartsInsertRequestV1(job_identity=job_identity, parts=list(parts)),
-            m.JobsPartsListResponseV1,
-        )
-
-    async def list(self, *, job_identity: m.Identity) -> m.JobsPartsListResponseV1:
-        return await self._c.call(
-            "repairer.jobs.parts.list",
-            m.JobsPartsListRequestV1(job_identity=job_identity),
-            m.JobsPartsListResponseV1,
-        )
+    insert = _Call("repairer.jobs.parts.insert", m.JobsPartsInsertRequestV1, m.JobsPartsListResponseV1)
+    list = _Call("repairer.jobs.parts.list", m.JobsPartsListRequestV1, m.JobsPartsListResponseV1)
 
 
 class _Jobs(_Namespace):
-    __slots__ = ("baskets", "parts")
-
-    def __init__(self, client: RailsClient) -> None:
-        super().__init__(client)
-        self.baskets = _Baskets(client)
-        self.parts = _Parts(client)
-
-    async def get(self, *, identity: m.Identity) -> m.JobV1:
-        return await self._c.call("repairer.jobs.get", m.JobsGetRequestV1(identity=identity), m.JobV1)
-
-    async def insert(
-        self,
-        *,
-        identity: m.Identity,
-        repairer_site_id: UUID,
-        work_provider_id: UUID | None = None,
-        vehicle: m.VehicleV1 | None = None,
-        claim_number: str | None = None,
-        job_number: str | None = None,
-    ) -> m.JobV1:
-        return await self._c.call(
-            "repairer.jobs.insert",
-            m.JobsInsertRequestV1(
-                identity=identity,
-                repairer_site_id=repairer_site_id,
-                work_provider_id=work_provider_id,
-                vehicle=vehicle,
-                claim_number=claim_number,
-                job_number=job_number,
-            ),
-            m.JobV1,
-        )
+    baskets = _Sub(_Baskets)
+    parts = _Sub(_Parts)
+    get = _Call("repairer.jobs.get", m.JobsGetRequestV1, m.JobV1)
+    insert = _Call("repairer.jobs.insert", m.JobsInsertRequestV1, m.JobV1)
 
 
 class _Invoices(_Namespace):
-    async def list(
-        self,
-        *,
-        procurement_identity: m.IdIdentity | None = None,
-        job_identity: m.Identity | None = None,
-    ) -> m.ProcurementsInvoicesListResponseV1:
-        """Extension. Exactly one selector; the wire answers ``bad_request`` otherwise."""
-        return await self._c.call(
-            "repairer.procurements.invoices.list",
-            m.ProcurementsInvoicesListRequestV1(
-                procurement_identity=procurement_identity, job_identity=job_identity
-            ),
-            m.ProcurementsInvoicesListResponseV1,
-        )
-
-    async def get(self, *, identity: m.IdIdentity) -> m.ProcurementsInvoicesGetResponseV1:
-        """Extension."""
-        return await self._c.call(
-            "repairer.procurements.invoices.get",
-            m.ProcurementsInvoicesGetRequestV1(identity=identity),
-            m.ProcurementsInvoicesGetResponseV1,
-        )
+    #: Extension. Exactly one selector; the wire answers ``bad_request`` otherwise.
+    list = _Call(
+        "repairer.procurements.invoices.list",
+        m.ProcurementsInvoicesListRequestV1,
+        m.ProcurementsInvoicesListResponseV1,
+    )
+    #: Extension.
+    get = _Call(
+        "repairer.procurements.invoices.get",
+        m.ProcurementsInvoicesGetRequestV1,
+        m.ProcurementsInvoicesGetResponseV1,
+    )
 
 
 class _RepairerProcurements(_Namespace):
-    __slots__ = ("invoices",)
-
-    def __init__(self, client: RailsClient) -> None:
-        super().__init__(client)
-        self.invoices = _Invoices(client)
-
-    async def get(self, *, identity: m.IdIdentity) -> m.BuyerProcurementV1:
-        return await self._c.call(
-            "repairer.procurements.get",
-            m.ProcurementsGetRequestV1(identity=identity),
-            m.BuyerProcurementV1,
-        )
-
-    async def list(self, *, job_identity: m.Identity) -> m.ProcurementsListResponseV1:
-        return await self._c.call(
-            "repairer.procurements.list",
-            m.ProcurementsListRequestV1(job_identity=job_identity),
-            m.ProcurementsListResponseV1,
-        )
-
-    async def insert(
-        self, *, job_identity: m.Identity, offer_selections: Sequence[m.OfferSelectionV1]
-    ) -> m.ProcurementsInsertResponseV1:
-        """Extension. Never retried: a lost answer must be checked with ``list``."""
-        return await self._c.call(
-            "repairer.procurements.insert",
-            m.ProcurementsInsertRequestV1(job_identity=job_identity, offer_selections=list(offer_selections)),
-            m.ProcurementsInsertResponseV1,
-        )
+    invoices = _Sub(_Invoices)
+    get = _Call("repairer.procurements.get", m.ProcurementsGetRequestV1, m.BuyerProcurementV1)
+    list = _Call("repairer.procurements.list", m.ProcurementsListRequestV1, m.ProcurementsListResponseV1)
+    #: Extension. Never retried: a lost answer must be checked with ``list``.
+    insert = _Call(
+        "repairer.procurements.insert", m.ProcurementsInsertRequestV1, m.ProcurementsInsertResponseV1
+    )
 
 
 class _WorkProviders(_Namespace):
-    async def list(self) -> m.WorkProvidersListResponseV1:
-        return await self._c.call(
-            "repairer.work-providers.list",
-            m.WorkProvidersListRequestV1(),
-            m.WorkProvidersListResponseV1,
-        )
+    list = _Call("repairer.work-providers.list", m.WorkProvidersListRequestV1, m.WorkProvidersListResponseV1)
 
 
 class _Repairer(_Namespace):
-    __slots__ = ("jobs", "procurements", "work_providers")
-
-    def __init__(self, client: RailsClient) -> None:
-        super().__init__(client)
-        self.jobs = _Jobs(client)
-        self.procurements = _RepairerProcurements(client)
-        #: ``repairer.work-providers`` (a hyphen is not a Python name).
-        self.work_providers = _WorkProviders(client)
+    jobs = _Sub(_Jobs)
+    procurements = _Sub(_RepairerProcurements)
+    #: ``repairer.work-providers`` (a hyphen is not a Python name).
+    work_providers = _Sub(_WorkProviders)
 
 
 class _SupplierProcurements(_Namespace):
-    async def confirm(self, *, identity: m.IdIdentity) -> m.SupplierProcurementV1:
-        """Needs the supplier credential. Never retried: re-read with ``get`` instead."""
-        return await self._c.call(
-            "supplier.procurements.confirm",
-            m.SupplierProcurementsConfirmRequestV1(identity=identity),
-            m.SupplierProcurementV1,
-        )
-
-    async def get(self, *, identity: m.IdIdentity) -> m.SupplierProcurementV1:
-        return await self._c.call(
-            "supplier.procurements.get",
-            m.SupplierProcurementsGetRequestV1(identity=identity),
-            m.SupplierProcurementV1,
-        )
+    #: Needs the supplier credential. Never retried: re-read with ``get`` instead.
+    confirm = _Call(
+        "supplier.procurements.confirm", m.SupplierProcurementsConfirmRequestV1, m.SupplierProcurementV1
+    )
+    get = _Call("supplier.procurements.get", m.SupplierProcurementsGetRequestV1, m.SupplierProcurementV1)
 
 
 class _Supplier(_Namespace):
-    __slots__ = ("procurements",)
-
-    def __init__(self, client: RailsClient) -> None:
-        super().__init__(client)
-        self.procurements = _SupplierProcurements(client)
+    procurements = _Sub(_SupplierProcurements)
 
 
 class _Tier1(_Namespace):
-    async def prepare(self, *, identifiers: Sequence[m.VehicleIdentifier]) -> m.Tier1PrepareResponseV1:
-        return await self._c.call(
-            "tier1.prepare",
-            m.Tier1PrepareRequestV1(identifiers=list(identifiers)),
-            m.Tier1PrepareResponseV1,
-        )
+    prepare = _Call("tier1.prepare", m.Tier1PrepareRequestV1, m.Tier1PrepareResponseV1)
 
 
 class _Uploads(_Namespace):
-    async def prepare(self, *, file_name: str, media_type: str, type: str) -> m.UploadsPrepareResponseV1:
-        return await self._c.call(
-            "uploads.prepare",
-            m.UploadsPrepareRequestV1(file_name=file_name, media_type=media_type, type=type),
-            m.UploadsPrepareResponseV1,
-        )
+    prepare = _Call("uploads.prepare", m.UploadsPrepareRequestV1, m.UploadsPrepareResponseV1)

@@ -52,6 +52,8 @@ OrderApproval = Literal["ask", "require", "off"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+#: An integration id: a UUID, or unset.
+_IntegrationId = Annotated[str | None, Field(pattern=_UUID)]
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 #: Fields whose value is a secret: never echoed, never written into a host's config file
@@ -98,9 +100,7 @@ class Settings(BaseSettings):
             "[default: the one `rails-mcp install` stored, else the demo repairer]."
         ),
     ] = None
-    integration_id: Annotated[
-        str | None, Field(pattern=_UUID, description="Repairer integration id (a UUID).")
-    ] = None
+    integration_id: Annotated[_IntegrationId, Field(description="Repairer integration id (a UUID).")] = None
     supplier_api_key: Annotated[
         SecretStr | None,
         Field(
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         ),
     ] = None
     supplier_integration_id: Annotated[
-        str | None, Field(pattern=_UUID, description="Supplier integration id (a UUID).")
+        _IntegrationId, Field(description="Supplier integration id (a UUID).")
     ] = None
     tenant: Annotated[
         str | None,

@@ -176,7 +176,9 @@ def plan_placement(
             "mixed_suppliers",
             f"The selected offers come from {len(suppliers)} suppliers; one procurement is "
             "placed with exactly one supplier.",
-            _fix_with_alternatives(alternatives, "Select offers from a single confirmable supplier", pending),
+            _fix_with_alternatives(
+                alternatives, "Select offers from a single confirmable supplier", pending, chosen
+            ),
             field="offer_selections",
             alternatives=alternatives,
         )
@@ -187,7 +189,9 @@ def plan_placement(
             "unconfirmable_supplier",
             f"Supplier {supplier} has no confirming credential here, so an order placed with it "
             "could never reach order_confirmed (it would be stranded in order_requested).",
-            _fix_with_alternatives(alternatives, "Choose offers from a confirmable supplier", pending),
+            _fix_with_alternatives(
+                alternatives, "Choose offers from a confirmable supplier", pending, chosen
+            ),
             field="offer_selections",
             valid_values=sorted(str(s) for s in confirmable),
             alternatives=alternatives,
@@ -242,7 +246,9 @@ def _check_no_overlap(chosen: Sequence[OfferV1]) -> None:
         seen |= set(offer.job_part_ids)
 
 
-def _fix_with_alternatives(alternatives: Sequence[OfferV1], lead: str, pending: bool = True) -> str:
+def _fix_with_alternatives(
+    alternatives: Sequence[OfferV1], lead: str, pending: bool = True, chosen: Sequence[OfferV1] = ()
+) -> str:
     if not alternatives and not pending:
         return (
             "Nothing to place: the selected parts are already ordered (list_procurements shows the "
@@ -250,8 +256,19 @@ def _fix_with_alternatives(alternatives: Sequence[OfferV1], lead: str, pending: 
         )
     if not alternatives:
         return f"{lead}; no confirmable supplier offers these parts, so they cannot be ordered here."
-    names = ", ".join(f"{o.name} ({o.sellable_id})" for o in alternatives)
-    return f"{lead}: {names} — example_arguments holds that selection."
+    names = ", ".join(f"{o.name} ({o.sellable_id}) at {o.trade_price}" for o in alternatives)
+    fix = f"{lead}: {names} — example_arguments holds that selection."
+    replaced = [o for o in chosen if o not in alternatives]
+    if replaced:  # another supplier's offer at another price: the person's decision, so say so
+        was, now = _offer_total(chosen), _offer_total(alternatives)
+        delta = now - was
+        gone = ", ".join(f"{o.name} at {o.trade_price}" for o in replaced)
+        fix += (
+            f" It replaces {gone}: {money(now)} against {money(was)} "
+            f"({'+' if delta >= 0 else ''}{money(delta)}); ask the person before ordering at a different "
+            "price or from a different supplier."
+        )
+    return fix
 
 
 def check_confirmable(procurement: BuyerProcurementV1, confirmable: frozenset[UUID]) -> None:

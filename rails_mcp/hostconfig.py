@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -129,6 +130,12 @@ class _GivenOnly(Settings):
         return (init_settings,)
 
 
+#: Settings that name a file or folder.
+_PATH_FIELDS = frozenset(
+    name for name, info in Settings.model_fields.items() if "Path" in str(info.annotation)
+)
+
+
 def choose_env(assignments: Sequence[str], *, include_secrets: bool) -> tuple[dict[str, str], list[str]]:
     """``RAILS_X=value`` strings → the entry's ``env`` (validated) and notes for the person.
 
@@ -151,6 +158,18 @@ def choose_env(assignments: Sequence[str], *, include_secrets: bool) -> tuple[di
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc)) from None
     notes: list[str] = []
+    for name, value in list(env.items()):
+        # The host starts the server from a directory of its own: a relative path would move.
+        if field_for_env(name) in _PATH_FIELDS and value and not Path(value).expanduser().is_absolute():
+            env[name] = str(Path(value).expanduser().resolve())
+            notes.append(f"{name} made absolute: {env[name]}")
+    base = env.get(env_name("base_url"))
+    if base is not None and urlsplit(base).password is not None and not include_secrets:
+        del env[env_name("base_url")]
+        notes.append(
+            f"left out {env_name('base_url')}: it carries a password; secrets are not written unless "
+            "--include-secrets"
+        )
     if include_secrets:
         return env, notes
     for secret in sorted(SECRET_FIELDS):

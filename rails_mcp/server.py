@@ -48,7 +48,7 @@ from rails_mcp.audit import AuditLog
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure, arguments_error, internal_error
 from rails_mcp.governance import Governance
-from rails_mcp.resources import ResourceHub
+from rails_mcp.resources import INSTRUCTIONS, ResourceHub
 from rails_mcp.tools import (
     TOOLS,
     TOOLS_BY_NAME,
@@ -66,12 +66,6 @@ __all__ = ["INSTRUCTIONS", "build_server", "execute", "output_schema", "unknown_
 
 log = logging.getLogger("rails_mcp.server")
 
-INSTRUCTIONS = (
-    "Order collision-repair parts through the Rails API. Loop: open_repair_job → identify_parts → "
-    "recommend_basket → place_procurement (its ready_selection) → confirm_procurement → "
-    "reconcile_invoice. Every result has is_extension; failed calls return error.fix and often "
-    "error.example_arguments to replay."
-)
 WEBSITE_URL = "https://github.com/partly-rails/rails-mcp"
 ICON = Icon(
     src="data:image/svg+xml;base64,"

@@ -19,24 +19,8 @@ sandbox signs its deliveries and verifies its reference sink with.
 
 from __future__ import annotations
 
-from rails_mcp.wire.webhooks import (
-    MAX_FUTURE_SKEW,
-    REPLAY_WINDOW,
-    SIGNATURE_HEADER,
-    EventType,
-    Verification,
-    WebhookEvent,
-    sign,
-    verify,
-)
+from rails_mcp.wire import webhooks as _wire
+from rails_mcp.wire.webhooks import *  # noqa: F403  (this module is the wire module's public face)
 
-__all__ = [
-    "MAX_FUTURE_SKEW",
-    "REPLAY_WINDOW",
-    "SIGNATURE_HEADER",
-    "EventType",
-    "Verification",
-    "WebhookEvent",
-    "sign",
-    "verify",
-]
+__all__: list[str] = []
+__all__ += _wire.__all__

@@ -131,7 +131,12 @@ def refusal_error(refusal: GuardRefusal, example_arguments: dict[str, Any] | Non
         retryable=False,
         field=refusal.field,
         valid_values=refusal.valid_values,
-        next_tool="recommend_basket" if example_arguments is None else "place_procurement",
+        # Over the limit, the next step is the person's, not another selection to try.
+        next_tool=None
+        if refusal.code == "over_spending_limit"
+        else "recommend_basket"
+        if example_arguments is None
+        else "place_procurement",
         example_arguments=example_arguments,
     )
 

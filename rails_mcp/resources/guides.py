@@ -20,10 +20,11 @@ INSTRUCTIONS = (
     "as its arguments) → confirm_procurement → reconcile_invoice. Only suppliers our supplier "
     "credential belongs to can confirm an order; recommend_basket marks them and place_procurement "
     "refuses any other up front. place_procurement and reconcile_invoice are proposed extensions "
-    "(is_extension: true, their text opens with the banner). Placing and confirming commit a real "
-    "order: get a person's approval first. A failed call returns error.fix and often "
-    "error.example_arguments to replay. Subscribe to rails://procurements/{id} to hear when an order "
-    "changes; track_procurement shows its event history."
+    "(is_extension: true, their text opens with the banner). Placing commits a real order: the server "
+    "may ask a person to approve it through your host, and no argument can approve it. A failed call "
+    "returns error.fix and often error.example_arguments to replay. Subscribe to "
+    "rails://procurements/{id} to hear when an order changes; track_procurement shows its event "
+    "history."
 )
 
 LIFECYCLE_GUIDE = f"""# Driving a parts order: the Rails lifecycle

@@ -54,7 +54,7 @@ from mcp_types import (
 )
 
 from rails_mcp.client import RailsClient
-from rails_mcp.resources.events import EventLog, ProcurementEvent, now_rfc3339
+from rails_mcp.resources.events import EventLog, ProcurementEvent, Verification, now_rfc3339
 from rails_mcp.resources.guides import (
     ERRORS_GUIDE,
     INSTRUCTIONS,
@@ -130,6 +130,17 @@ class _Entry:
 
     def annotations(self) -> Annotations:
         return Annotations(audience=["assistant"], priority=self.priority)
+
+    def listing(self) -> dict[str, Any]:
+        """What a resource and a template list alike (all but the URI's own key)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "mime_type": self.mime_type,
+            "annotations": self.annotations(),
+            "_meta": self.meta(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,32 +333,12 @@ class ResourceHub:
 
     @property
     def resources(self) -> list[Resource]:
-        return [
-            Resource(
-                uri=e.uri,
-                name=e.name,
-                title=e.title,
-                description=e.description,
-                mime_type=e.mime_type,
-                annotations=e.annotations(),
-                _meta=e.meta(),
-            )
-            for e in self._entries
-            if e.pattern is None
-        ]
+        return [Resource(uri=e.uri, **e.listing()) for e in self._entries if e.pattern is None]
 
     @property
     def resource_templates(self) -> list[ResourceTemplate]:
         return [
-            ResourceTemplate(
-                uri_template=e.uri,
-                name=e.name,
-                title=e.title,
-                description=e.description,
-                mime_type=e.mime_type,
-                annotations=e.annotations(),
-                _meta=e.meta(),
-            )
+            ResourceTemplate(uri_template=e.uri, **e.listing())
             for e in self._entries
             if e.pattern is not None
         ]
@@ -693,7 +684,9 @@ class ResourceHub:
         event_id = str(body["id"])[:64] if body and body.get("id") is not None else None
         sent_at = str(body["timestamp"])[:64] if body and body.get("timestamp") is not None else None
         status = data.get("status") if isinstance(data.get("status"), str) else None
-        if not outcome.ok:
+
+        def record(verification: Verification, reason: str | None = None) -> None:
+            """A delivery about an order lands in its history, a refused one too."""
             if procurement_id is not None:
                 self._log.record(
                     procurement_id,
@@ -702,12 +695,15 @@ class ResourceHub:
                         source="webhook",
                         action=(kind or "unknown")[:64],
                         status=status,
-                        verification="unverified",
-                        reason=outcome.reason,
+                        verification=verification,
+                        reason=reason,
                         event_id=event_id,
                         sent_at=sent_at,
                     ),
                 )
+
+        if not outcome.ok:
+            record("unverified", outcome.reason)
             log.info("webhook refused: %s", outcome.reason)
             return WebhookReceipt(False, outcome.reason, event_type=kind)
         duplicate = event_id is not None and event_id in self._seen_events
@@ -715,19 +711,7 @@ class ResourceHub:
             self._seen_events[event_id] = None
             while len(self._seen_events) > 10_000:
                 self._seen_events.popitem(last=False)
-        if procurement_id is not None:
-            self._log.record(
-                procurement_id,
-                ProcurementEvent(
-                    at=now_rfc3339(),
-                    source="webhook",
-                    action=(kind or "unknown")[:64],
-                    status=status,
-                    verification="verified",
-                    event_id=event_id,
-                    sent_at=sent_at,
-                ),
-            )
+        record("verified")
         if duplicate:
             return WebhookReceipt(True, duplicate=True, event_type=kind)
         if job_id is not None and job_id not in self._jobs:

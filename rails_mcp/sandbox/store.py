@@ -20,10 +20,12 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+import anyio.to_thread
 
 from rails_mcp.sandbox.world import World, seed_world
 from rails_mcp.wire import limits
@@ -242,6 +244,14 @@ class Store:
     def write(self, action: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``action`` in one ``BEGIN IMMEDIATE`` transaction: all or nothing."""
         return self._write(action)
+
+    async def execute(self, sql: str, params: Sequence[object]) -> None:
+        """One statement in its own write transaction, run off the event loop."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, params)
+
+        await anyio.to_thread.run_sync(self.write, run)
 
     def _write(self, action: Callable[[sqlite3.Connection], T]) -> T:
         with self._write_lock:

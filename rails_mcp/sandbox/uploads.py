@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hmac
 import json
-import sqlite3
 from collections.abc import Callable
 from uuid import UUID
 
-import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -68,15 +66,12 @@ class UploadRoutes:
         content_type = request.headers.get("content-type") or "application/octet-stream"
         now = self.clock()
 
-        def save(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO uploads (id, content_type, content, stored_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET content_type = excluded.content_type, "
-                "content = excluded.content, stored_at = excluded.stored_at",
-                (upload_id, content_type[:200], content, now),
-            )
-
-        await anyio.to_thread.run_sync(self.store.write, save)
+        await self.store.execute(
+            "INSERT INTO uploads (id, content_type, content, stored_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET content_type = excluded.content_type, "
+            "content = excluded.content, stored_at = excluded.stored_at",
+            (upload_id, content_type[:200], content, now),
+        )
         return Response(json.dumps({"id": upload_id, "size": size}), media_type="application/json")
 
     async def get(self, request: Request) -> Response:

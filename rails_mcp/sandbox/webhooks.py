@@ -28,6 +28,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -318,23 +319,16 @@ class _Refused(Exception):
         self.status = status
 
 
+@dataclass(eq=False)
 class WebhookRoutes:
     """The ``/__webhooks/*`` endpoints, bound to one sandbox's store and deliverer."""
 
-    def __init__(
-        self,
-        store: Store,
-        deliverer: Deliverer,
-        *,
-        tenant_of: Callable[[Request], str],
-        world_of: Callable[[str], Awaitable[World]],
-        clock: Callable[[], float],
-    ) -> None:
-        self.store = store
-        self.deliverer = deliverer
-        self._tenant_of = tenant_of
-        self._world_of = world_of
-        self.clock = clock
+    store: Store
+    deliverer: Deliverer
+    _: KW_ONLY
+    tenant_of: Callable[[Request], str]
+    world_of: Callable[[str], Awaitable[World]]
+    clock: Callable[[], float]
 
     async def _read_json(self, request: Request, limit: int = _MAX_DEV_BODY) -> dict[str, Any]:
         raw = b""
@@ -352,7 +346,7 @@ class WebhookRoutes:
 
     async def _tenant_and_integration(self, request: Request) -> tuple[str, dict[str, Any], Credential]:
         try:
-            tenant = self._tenant_of(request)
+            tenant = self.tenant_of(request)
         except Exception:
             raise _Refused("bad_tenant") from None
         body = await self._read_json(request)
@@ -361,7 +355,7 @@ class WebhookRoutes:
             raise _Refused("missing_field")
         if not isinstance(integration_id, str):
             raise _Refused("bad_body")
-        world = await self._world_of(tenant)
+        world = await self.world_of(tenant)
         credential = _credential(world, integration_id)
         if credential is None:
             raise _Refused("integration_not_found", 404)
@@ -383,15 +377,12 @@ class WebhookRoutes:
         integration = str(credential.integration_id)
         now = self.clock()
 
-        def save(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO webhook_subscriptions (tenant, integration_id, url, created) "
-                "VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (tenant, integration_id) DO UPDATE SET url = excluded.url",
-                (tenant, integration, url, now),
-            )
-
-        await anyio.to_thread.run_sync(self.store.write, save)
+        await self.store.execute(
+            "INSERT INTO webhook_subscriptions (tenant, integration_id, url, created) "
+            "VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (tenant, integration_id) DO UPDATE SET url = excluded.url",
+            (tenant, integration, url, now),
+        )
         self.deliverer.kick()  # pending events of this integration may be waiting for it
         return _reply({"ok": True})
 
@@ -414,7 +405,7 @@ class WebhookRoutes:
     async def sink_receive(self, request: Request) -> Response:
         """The reference consumer: verify with :func:`rails_mcp.wire.webhooks.verify`, record."""
         try:
-            tenant = self._tenant_of(request)
+            tenant = self.tenant_of(request)
         except Exception:
             return _refuse("bad_tenant")
         raw = b""
@@ -430,7 +421,7 @@ class WebhookRoutes:
         except (ValueError, UnicodeDecodeError):
             pass
         integration_id = claimed.get("integration_id")
-        world = await self._world_of(tenant)
+        world = await self.world_of(tenant)
         credential = _credential(world, integration_id) if isinstance(integration_id, str) else None
         if credential is None or credential.webhook_secret is None:
             verified, reason = False, "unknown_integration"
@@ -477,7 +468,7 @@ class WebhookRoutes:
 
     async def sink_list(self, request: Request) -> Response:
         try:
-            tenant = self._tenant_of(request)
+            tenant = self.tenant_of(request)
         except Exception:
             return _refuse("bad_tenant")
         rows = self.store.read(
@@ -504,7 +495,7 @@ class WebhookRoutes:
     async def attempts(self, request: Request) -> Response:
         """The attempt log: the tenant's recent events, their state, and every attempt."""
         try:
-            tenant = self._tenant_of(request)
+            tenant = self.tenant_of(request)
         except Exception:
             return _refuse("bad_tenant")
 

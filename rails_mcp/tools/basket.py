@@ -13,7 +13,8 @@ from rails_mcp.errors import WireContext
 from rails_mcp.guard import money, recommend_selection
 from rails_mcp.wire import models as m
 
-from .base import Reply, ToolContext, ToolDef, ToolOutput, hints
+from .base import Reply, ToolContext, ToolOutput, hints
+from .declare import declare
 from .jobs import JOB_HELP, JobInput
 from .views import IdentityView, identity_view, job_ctx, wire
 
@@ -145,14 +146,10 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
     )
 
 
-RECOMMEND_BASKET = ToolDef(
-    name="recommend_basket",
-    title="Recommend basket",
-    description="Read the job's latest priced basket, grouped by supplier. Only a supplier marked "
+RECOMMEND_BASKET = declare(
+    recommend_basket,
+    hints(read_only=True, idempotent=True),
+    "Read the job's latest priced basket, grouped by supplier. Only a supplier marked "
     "confirmable can confirm an order placed here; ready_selection is a complete argument "
     "object for place_procurement using such a supplier. " + JOB_HELP,
-    input_model=RecommendBasketInput,
-    output_model=RecommendBasketOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=recommend_basket,
 )

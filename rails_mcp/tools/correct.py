@@ -18,6 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 from weakref import WeakKeyDictionary
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from rails_mcp.errors import ToolError, ToolFailure
 from rails_mcp.errors.repair import deep_repair
-from rails_mcp.guard import confirmable_offers_for_parts
+from rails_mcp.guard import confirmable_offers_for_parts, money
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 
@@ -52,6 +53,13 @@ _NOT_ARGUMENTS = frozenset(
         "placement_not_landed",
         "confirmation_not_landed",
         "part_already_ordered",
+        # Refusals by this deployment's controls: the same call is refused again, and only the
+        # person running the server (or the person approving) can change the outcome.
+        "approval_unavailable",
+        "approval_replayed",
+        "over_spending_limit",
+        "read_only_mode",
+        "tool_not_allowed",
     }
 )
 #: Codes whose fix speaks of the mistake in general: a looked-up correction replaces it. Others (the
@@ -129,8 +137,18 @@ async def _correct(
             notes = [*fixer.notes, *why]
             if notes and error.code in _GENERIC_FIX:
                 update["fix"] = " ".join(notes) + " example_arguments is the corrected call; replay it."
+            if fixer.cautions:  # a price the agent did not choose: said whatever the code
+                update["fix"] = " ".join([update.get("fix", error.fix), *fixer.cautions])
             return error.model_copy(update=update)
-    return error.model_copy(update={"example_arguments": None, **fixer.ask})
+    update = {"example_arguments": None, **fixer.ask}
+    if "example_arguments" in update.get("fix", error.fix):  # no example to point to after all
+        kept = [
+            s for s in re.split(r"(?<=[.;])\s+", update.get("fix", error.fix)) if "example_arguments" not in s
+        ]
+        update["fix"] = (
+            " ".join(kept) or "No corrected call can be offered now: ask the person how to proceed."
+        )
+    return error.model_copy(update=update)
 
 
 # --- does the same tool accept it now? ---------------------------------------------------------------
@@ -261,6 +279,8 @@ class _Fixer:
         self.ask: dict[str, Any] = {}
         #: What each look-up changed, in words: the fix when the corrected call is accepted.
         self.notes: list[str] = []
+        #: Said in the fix whenever the example stands: what the person should decide first.
+        self.cautions: list[str] = []
 
     async def candidates(self) -> list[tuple[dict[str, Any], list[str]]]:
         """Corrected argument objects, most likely first, each with what it changed in words."""
@@ -483,18 +503,12 @@ class _Fixer:
                     self.notes.append(
                         f"work_provider_id is {chosen.name}'s id from list_work_providers: {chosen.id}."
                     )
-                elif exists:
-                    del cand["work_provider_id"]  # an existing job keeps the insurer it has
-                    self.notes.append(
-                        f"{json.dumps(provider)[:60]} is not a work provider; omit work_provider_id and the "
-                        "job "
-                        "keeps the insurer it has."
-                    )
-                else:
+                else:  # a new job, or an existing one whose insurer the agent meant to change
                     names = ", ".join(f"{w.name} ({w.id})" for w in providers)
                     self.ask = {
-                        "fix": f"Ask the person which insurer this job is billed to — {names} — or omit "
-                        "work_provider_id for a cash job.",
+                        "fix": f"{json.dumps(provider)[:60]} is not a work provider. Ask the person which "
+                        f"insurer this job is billed to — {names} — or omit work_provider_id "
+                        + ("to keep the job's insurer." if exists else "for a cash job."),
                         "valid_values": sorted(ids),
                         "next_tool": "list_work_providers",
                     }
@@ -528,11 +542,14 @@ class _Fixer:
                         del part["identity"]  # not a part of this job: the description keys it
                         self.notes.append(f"{pid} is not a part of this job: send the part without identity.")
                     elif known.status is m.PartStatusV1.ORDERED and part.get("quantity") != known.quantity:
-                        part["quantity"] = known.quantity  # an ordered part's quantity is fixed
-                        self.notes.append(
-                            f"{known.description} is already ordered (see list_parts): its quantity stays "
-                            f"{known.quantity}."
-                        )
+                        # Putting the old quantity back would "succeed" and do nothing the agent meant.
+                        self.ask = {
+                            "fix": f"{known.description} is already ordered (see list_parts), so its "
+                            f"quantity stays {known.quantity}. Ask the person whether more are needed; if "
+                            "so, identify them as a new part (a new description, no identity).",
+                            "next_tool": "list_parts",
+                        }
+                        return cand
                 fixed.append(part)
             else:
                 fixed.append(item)
@@ -565,6 +582,8 @@ class _Fixer:
         chosen: list[m.OfferV1] = []
         unresolved: list[Any] = []
         sent: dict[str, dict[str, Any]] = {}
+        #: (the offer the agent chose, the confirmable offer that replaces it): a price to show.
+        swaps: list[tuple[m.OfferV1, m.OfferV1]] = []
         for item in cast("list[Any]", items):
             sel = cast("dict[str, Any]", item) if isinstance(item, dict) else {"sellable_id": item}
             raw = sel.get("sellable_id")
@@ -582,8 +601,11 @@ class _Fixer:
             elif raw is None and isinstance(sel.get("job_part_ids"), list):
                 wanted = [_uuid(p) for p in cast("list[Any]", sel["job_part_ids"])]
                 picks = for_parts([p for p in wanted if p is not None])
+            if offer is not None and "quantity" in sel and sel["quantity"] != offer.quantity:
+                return cand  # a different quantity is a different order: only the person can say
             if offer is not None and offer.supplier_business_id not in confirmable:
                 picks = for_parts(offer.job_part_ids)
+                swaps.extend((offer, pick) for pick in picks)
                 offer = None if picks else offer
             if offer is not None:
                 picks = [offer]
@@ -603,6 +625,13 @@ class _Fixer:
             self.notes.append(
                 f"Place {names}: name each offer by its sellable_id only (supplier, parts and quantity are "
                 "filled from the basket), with one confirmable supplier and no part already ordered."
+            )
+        for was, now in swaps:
+            delta = Decimal(now.trade_price) - Decimal(was.trade_price)
+            self.cautions.append(
+                f"That replaces {was.name} at {was.trade_price} with {now.name} at {now.trade_price} "
+                f"({'+' if delta >= 0 else ''}{money(delta)}): ask the person before ordering from a "
+                "different supplier at a different price."
             )
         cand["offer_selections"] = new
         return cand

@@ -10,7 +10,9 @@ from pydantic import Field
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
 from rails_mcp.wire import models as m
 
-from .base import JOB_ALIASES, Identity, Reply, ToolContext, ToolDef, ToolInput, ToolOutput, hints
+from .base import JOB_ALIASES, Identity, Reply, ToolContext, ToolInput, ToolOutput, hints
+from .declare import declare
+from .procurements import PROCUREMENT_ALIASES
 from .views import InvoiceView, invoice_view, job_ctx, procurement_ctx, wire
 
 __all__ = ["RECONCILE_INVOICE"]
@@ -20,9 +22,7 @@ class ReconcileInvoiceInput(ToolInput):
     repairs = Repairs(
         aliases={
             **JOB_ALIASES,
-            "procurement": "procurement_id",
-            "procurement_identity": "procurement_id",
-            "procurementId": "procurement_id",
+            **PROCUREMENT_ALIASES,
             "invoice": "invoice_id",
             "invoiceId": "invoice_id",
         },
@@ -104,15 +104,11 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
     )
 
 
-RECONCILE_INVOICE = ToolDef(
-    name="reconcile_invoice",
-    title="Reconcile invoice",
-    description="(Proposed extension beyond 2026-01.) Read the invoices of a confirmed order and whether "
+RECONCILE_INVOICE = declare(
+    reconcile_invoice,
+    hints(read_only=True, idempotent=True),
+    "(Proposed extension beyond 2026-01.) Read the invoices of a confirmed order and whether "
     "every line matched. Give exactly one of procurement_id or job, or invoice_id alone. Before "
     "confirmation it reports nothing_to_reconcile (not an error).",
-    input_model=ReconcileInvoiceInput,
-    output_model=ReconcileInvoiceOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=reconcile_invoice,
     extension=True,
 )

@@ -11,7 +11,8 @@ from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 
-from .base import JOB_ALIASES, JobRef, Reply, ToolContext, ToolDef, ToolInput, ToolOutput, hints
+from .base import JOB_ALIASES, JobRef, Reply, ToolContext, ToolInput, ToolOutput, hints
+from .declare import declare
 from .views import JobView, job_ctx, job_view, wire
 
 __all__ = ["GET_REPAIR_JOB", "JOB_HELP", "JOB_REPAIRS", "OPEN_REPAIR_JOB", "JobInput"]
@@ -116,16 +117,12 @@ async def open_repair_job(ctx: ToolContext, args: OpenRepairJobInput) -> Reply[O
     )
 
 
-OPEN_REPAIR_JOB = ToolDef(
-    name="open_repair_job",
-    title="Open repair job",
-    description="Create or update a repair job (upsert keyed by job). "
+OPEN_REPAIR_JOB = declare(
+    open_repair_job,
+    hints(read_only=False, idempotent=True),
+    "Create or update a repair job (upsert keyed by job). "
     + JOB_HELP
     + " Fields you omit stay unchanged; repairer_site_id defaults to the only site. Next: identify_parts.",
-    input_model=OpenRepairJobInput,
-    output_model=OpenRepairJobOutput,
-    annotations=hints(read_only=False, idempotent=True),
-    handler=open_repair_job,
 )
 
 
@@ -163,14 +160,10 @@ async def get_repair_job(ctx: ToolContext, args: GetRepairJobInput) -> Reply[Get
     )
 
 
-GET_REPAIR_JOB = ToolDef(
-    name="get_repair_job",
-    title="Get repair job",
-    description="Read a job's header (vehicle, site, insurer, claim). "
+GET_REPAIR_JOB = declare(
+    get_repair_job,
+    hints(read_only=True, idempotent=True),
+    "Read a job's header (vehicle, site, insurer, claim). "
     + JOB_HELP
     + " Parts, prices and orders are separate: list_parts, recommend_basket, list_procurements.",
-    input_model=GetRepairJobInput,
-    output_model=GetRepairJobOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=get_repair_job,
 )

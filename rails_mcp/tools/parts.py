@@ -15,11 +15,11 @@ from .base import (
     JobRef,
     Reply,
     ToolContext,
-    ToolDef,
     ToolInput,
     ToolOutput,
     hints,
 )
+from .declare import declare
 from .jobs import JOB_HELP, JobInput
 from .views import PartCounts, PartView, job_ctx, parts_view, wire
 
@@ -90,16 +90,12 @@ async def identify_parts(ctx: ToolContext, args: IdentifyPartsInput) -> Reply[Id
     )
 
 
-IDENTIFY_PARTS = ToolDef(
-    name="identify_parts",
-    title="Identify parts",
-    description="Add or update parts on a job (upsert: a part is keyed by its identity, else its "
+IDENTIFY_PARTS = declare(
+    identify_parts,
+    hints(read_only=False, idempotent=True),
+    "Add or update parts on a job (upsert: a part is keyed by its identity, else its "
     "description; nothing is deleted, ordered parts stay ordered). Returns all the job's parts "
     "with status estimated|ordered. " + JOB_HELP,
-    input_model=IdentifyPartsInput,
-    output_model=IdentifyPartsOutput,
-    annotations=hints(read_only=False, idempotent=True),
-    handler=identify_parts,
 )
 
 
@@ -120,13 +116,9 @@ async def list_parts(ctx: ToolContext, args: ListPartsInput) -> Reply[PartsOutpu
     )
 
 
-LIST_PARTS = ToolDef(
-    name="list_parts",
-    title="List parts",
-    description="List a job's parts and their status (estimated = not yet ordered, ordered = on a "
+LIST_PARTS = declare(
+    list_parts,
+    hints(read_only=True, idempotent=True),
+    "List a job's parts and their status (estimated = not yet ordered, ordered = on a "
     "procurement). " + JOB_HELP,
-    input_model=ListPartsInput,
-    output_model=PartsOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=list_parts,
 )

@@ -28,12 +28,12 @@ from .base import (
     OrderLine,
     Reply,
     ToolContext,
-    ToolDef,
     ToolInput,
     ToolOutput,
     hints,
 )
 from .basket import basket_and_parts, selection_arguments
+from .declare import declare
 from .jobs import JOB_HELP, JobInput
 from .parts import Quantity
 from .views import (
@@ -41,6 +41,7 @@ from .views import (
     ProcurementView,
     identity_view,
     job_ctx,
+    order_line,
     part_view,
     procurement_ctx,
     procurement_view,
@@ -175,16 +176,7 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
         job=identity_view(args.job).model_dump(mode="json"),
         supplier_business_id=str(plan.supplier_business_id),
         supplier_name=supplier_name,
-        lines=[
-            OrderLine(
-                sellable_id=str(o.sellable_id),
-                name=o.name,
-                job_part_ids=[str(x) for x in o.job_part_ids],
-                quantity=o.quantity,
-                trade_price=o.trade_price,
-            )
-            for o in plan.offers
-        ],
+        lines=[order_line(o, OrderLine) for o in plan.offers],
         total=money(plan.total),
         currency=None,  # the basket carries no currency (D52)
         is_extension=True,
@@ -303,10 +295,10 @@ async def _find_lost_placement(
     )
 
 
-PLACE_PROCUREMENT = ToolDef(
-    name="place_procurement",
-    title="Place procurement",
-    description="(Proposed extension beyond 2026-01.) Order basket offers: creates a procurement in "
+PLACE_PROCUREMENT = declare(
+    place_procurement,
+    hints(read_only=False, idempotent=False),
+    "(Proposed extension beyond 2026-01.) Order basket offers: creates a procurement in "
     "order_requested and marks its parts ordered. All offers must come from ONE confirmable "
     "supplier and cover parts not yet ordered, otherwise it is refused before anything is "
     "written and the error names the offers that would work. Give sellable_id per offer (other "
@@ -314,10 +306,6 @@ PLACE_PROCUREMENT = ToolDef(
     "through your host to approve the order before it is placed (result field approval); if they "
     "decline, nothing is placed and you may call again later. Orders above the server's spending "
     "limit are refused. Not idempotent: a second call orders again. Next: confirm_procurement. " + JOB_HELP,
-    input_model=PlaceProcurementInput,
-    output_model=PlaceProcurementOutput,
-    annotations=hints(read_only=False, idempotent=False),
-    handler=place_procurement,
     extension=True,
 )
 
@@ -345,15 +333,11 @@ async def list_procurements(ctx: ToolContext, args: ListProcurementsInput) -> Re
     )
 
 
-LIST_PROCUREMENTS = ToolDef(
-    name="list_procurements",
-    title="List procurements",
-    description="List a job's procurements (orders) with status order_requested|order_confirmed|cancelled, "
+LIST_PROCUREMENTS = declare(
+    list_procurements,
+    hints(read_only=True, idempotent=True),
+    "List a job's procurements (orders) with status order_requested|order_confirmed|cancelled, "
     "supplier, lines and total. " + JOB_HELP,
-    input_model=ListProcurementsInput,
-    output_model=ListProcurementsOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=list_procurements,
 )
 
 
@@ -408,15 +392,11 @@ async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Re
     )
 
 
-TRACK_PROCUREMENT = ToolDef(
-    name="track_procurement",
-    title="Track procurement",
-    description="Re-read one procurement by id. view repairer (default) is the buyer's view; view supplier "
+TRACK_PROCUREMENT = declare(
+    track_procurement,
+    hints(read_only=True, idempotent=True),
+    "Re-read one procurement by id. view repairer (default) is the buyer's view; view supplier "
     "is what the confirming supplier sees.",
-    input_model=TrackProcurementInput,
-    output_model=TrackProcurementOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=track_procurement,
 )
 
 
@@ -494,14 +474,10 @@ async def confirm_procurement(
     )
 
 
-CONFIRM_PROCUREMENT = ToolDef(
-    name="confirm_procurement",
-    title="Confirm procurement",
-    description="As the supplier, confirm an order_requested procurement: it becomes order_confirmed and "
+CONFIRM_PROCUREMENT = declare(
+    confirm_procurement,
+    hints(read_only=False, idempotent=True),
+    "As the supplier, confirm an order_requested procurement: it becomes order_confirmed and "
     "an invoice is created. Safe to repeat (a confirmed order is returned unchanged). Returns "
     "the re-fetched buyer view and its ordered parts. Next: reconcile_invoice.",
-    input_model=ConfirmProcurementInput,
-    output_model=ConfirmProcurementOutput,
-    annotations=hints(read_only=False, idempotent=True),
-    handler=confirm_procurement,
 )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Literal
 
 import anyio
 from pydantic import BaseModel, Field
 
 from rails_mcp.errors import Repairs, ToolFailure, WireContext
+from rails_mcp.wire import models as m
 
-from .base import Reply, ToolContext, ToolDef, ToolInput, ToolOutput, VehicleIdentifierRef, hints
+from .base import Reply, ToolContext, ToolInput, ToolOutput, VehicleIdentifierRef, hints
+from .declare import declare
 from .views import BusinessView, OneKey, business_view, wire
 
 __all__ = ["LIST_BUSINESSES", "LIST_WORK_PROVIDERS", "PREPARE_VEHICLE"]
@@ -30,13 +33,17 @@ class PrepareVehicleInput(ToolInput):
 
 
 class IdentifierView(OneKey):
-    vin: str | None = None
-    vrm: str | None = None
+    """An identifier as the agent sent it: a VIN or a plate (VRM), never both."""
+
+    vin: str | None = Field(default=None, description="Vehicle identification number, 17 characters.")
+    vrm: str | None = Field(default=None, description="Vehicle registration mark (the plate).")
 
 
 class InvalidIdentifier(BaseModel):
-    identifier: IdentifierView
-    reason: str
+    """One identifier tier1.prepare refused, and the reason it gave."""
+
+    identifier: IdentifierView = Field(description="The identifier as sent.")
+    reason: str = Field(description="Why the wire refused it.")
 
 
 class PrepareVehicleOutput(ToolOutput):
@@ -95,20 +102,24 @@ async def prepare_vehicle(ctx: ToolContext, args: PrepareVehicleInput) -> Reply[
     )
 
 
-PREPARE_VEHICLE = ToolDef(
-    name="prepare_vehicle",
-    title="Prepare vehicle",
-    description="Warm the parts catalogue for 1–1000 vehicles before opening jobs: each identifier is "
+PREPARE_VEHICLE = declare(
+    prepare_vehicle,
+    hints(read_only=False, idempotent=True),
+    "Warm the parts catalogue for 1–1000 vehicles before opening jobs: each identifier is "
     '{"vin": "<17 chars>"} or {"vrm": "<plate>"}. Changes no job; returns the invalid '
     "identifiers with the reason.",
-    input_model=PrepareVehicleInput,
-    output_model=PrepareVehicleOutput,
-    annotations=hints(read_only=False, idempotent=True),
-    handler=prepare_vehicle,
 )
 
 
 # --- list_businesses ------------------------------------------------------------------------------
+
+
+async def _business_views(
+    tool: str, call: Awaitable[m.BusinessesListResponseV1 | m.WorkProvidersListResponseV1]
+) -> list[BusinessView]:
+    """Sites and insurers are both businesses: listed the same way, id and name."""
+    resp = await wire(WireContext(tool), call)
+    return [business_view(b) for b in resp.items]
 
 
 class ListBusinessesInput(ToolInput):
@@ -121,22 +132,17 @@ class ListBusinessesOutput(ToolOutput):
 
 
 async def list_businesses(ctx: ToolContext, _: ListBusinessesInput) -> Reply[ListBusinessesOutput]:
-    resp = await wire(WireContext("list_businesses"), ctx.rails.client.businesses.list())
-    items = [business_view(b) for b in resp.items]
+    items = await _business_views("list_businesses", ctx.rails.client.businesses.list())
     return Reply(
         ListBusinessesOutput(businesses=items, next_tool="open_repair_job"),
         f"{len(items)} business(es); use one id as repairer_site_id in open_repair_job.",
     )
 
 
-LIST_BUSINESSES = ToolDef(
-    name="list_businesses",
-    title="List businesses",
-    description="List the repairer's businesses (sites). Use an id as repairer_site_id in open_repair_job.",
-    input_model=ListBusinessesInput,
-    output_model=ListBusinessesOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=list_businesses,
+LIST_BUSINESSES = declare(
+    list_businesses,
+    hints(read_only=True, idempotent=True),
+    "List the repairer's businesses (sites). Use an id as repairer_site_id in open_repair_job.",
 )
 
 
@@ -153,21 +159,16 @@ class ListWorkProvidersOutput(ToolOutput):
 
 
 async def list_work_providers(ctx: ToolContext, _: ListWorkProvidersInput) -> Reply[ListWorkProvidersOutput]:
-    resp = await wire(WireContext("list_work_providers"), ctx.rails.client.repairer.work_providers.list())
-    items = [business_view(w) for w in resp.items]
+    items = await _business_views("list_work_providers", ctx.rails.client.repairer.work_providers.list())
     return Reply(
         ListWorkProvidersOutput(work_providers=items, next_tool="open_repair_job"),
         f"{len(items)} work provider(s) (insurers); omit work_provider_id for cash jobs.",
     )
 
 
-LIST_WORK_PROVIDERS = ToolDef(
-    name="list_work_providers",
-    title="List work providers",
-    description="List the insurers (work providers) a job can be billed to. Use an id as work_provider_id "
+LIST_WORK_PROVIDERS = declare(
+    list_work_providers,
+    hints(read_only=True, idempotent=True),
+    "List the insurers (work providers) a job can be billed to. Use an id as work_provider_id "
     "in open_repair_job; omit it for cash jobs.",
-    input_model=ListWorkProvidersInput,
-    output_model=ListWorkProvidersOutput,
-    annotations=hints(read_only=True, idempotent=True),
-    handler=list_work_providers,
 )

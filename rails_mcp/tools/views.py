@@ -15,6 +15,8 @@ from rails_mcp.guard import money
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 
+from .base import OrderLine
+
 __all__ = [
     "BusinessView",
     "IdentityView",
@@ -27,6 +29,7 @@ __all__ = [
     "job_ctx",
     "job_label",
     "money",
+    "order_line",
     "parts_view",
     "procurement_ctx",
     "procurement_view",
@@ -181,6 +184,20 @@ def total_of(items: Sequence[m.SourceItemV1]) -> str:
     return money(sum((Decimal(i.trade_price) * i.quantity for i in items), Decimal(0)))
 
 
+LineT = TypeVar("LineT", ProcurementLine, OrderLine)
+
+
+def order_line(item: m.OfferV1 | m.SourceItemV1, kind: type[LineT]) -> LineT:
+    """One line of an order, from a basket offer (to approve) or a placed item (to track) alike."""
+    return kind(
+        sellable_id=str(item.sellable_id),
+        name=item.name,
+        job_part_ids=[str(x) for x in item.job_part_ids],
+        quantity=item.quantity,
+        trade_price=item.trade_price,
+    )
+
+
 def procurement_view(p: m.BuyerProcurementV1 | m.SupplierProcurementV1) -> ProcurementView:
     view = ProcurementView(
         id=str(p.id),
@@ -189,16 +206,7 @@ def procurement_view(p: m.BuyerProcurementV1 | m.SupplierProcurementV1) -> Procu
         job_id=str(p.job_id),
         currency_code=p.currency_code,
         total=total_of(p.source_items),
-        lines=[
-            ProcurementLine(
-                sellable_id=str(i.sellable_id),
-                name=i.name,
-                job_part_ids=[str(x) for x in i.job_part_ids],
-                quantity=i.quantity,
-                trade_price=i.trade_price,
-            )
-            for i in p.source_items
-        ],
+        lines=[order_line(i, ProcurementLine) for i in p.source_items],
         created_at=p.created_at,
         updated_at=p.updated_at,
     )

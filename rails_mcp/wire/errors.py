@@ -48,19 +48,34 @@ class RailsError(Exception):
         self.method = method
 
 
-class RailsTransportError(RailsError):
+class _NoUsableAnswer(RailsError):
+    """No answer the contract allows came back: none at all, or one that breaks it. Worth
+    another try; what is known of the exchange travels with the error."""
+
+    retryable: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        request_sent: bool = True,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, method=method)
+        self.request_sent = request_sent
+        #: The status of an answer that broke the contract; None when nothing came back.
+        self.http_status = http_status
+
+
+class RailsTransportError(_NoUsableAnswer):
     """The call did not produce a readable answer (timeout, reset, refused connection).
 
     ``request_sent`` is False only when we know the request never left: a write with
     ``request_sent`` True may have landed and must be checked, never blindly retried.
     """
 
-    retryable: ClassVar[bool] = True
     code: ClassVar[str] = "transport_error"
-
-    def __init__(self, message: str, *, method: str | None = None, request_sent: bool) -> None:
-        super().__init__(message, method=method)
-        self.request_sent = request_sent
 
 
 class RailsTimeout(RailsTransportError):
@@ -71,15 +86,10 @@ class RailsConnectionError(RailsTransportError):
     code: ClassVar[str] = "connection_error"
 
 
-class MalformedResponse(RailsError):
-    """The server answered, but not with the JSON the contract promises."""
+class MalformedResponse(_NoUsableAnswer):
+    """The server answered (so ``request_sent``), but not with the JSON the contract promises."""
 
-    retryable: ClassVar[bool] = True
     code: ClassVar[str] = "malformed_response"
-
-    def __init__(self, message: str, *, method: str | None = None, http_status: int) -> None:
-        super().__init__(message, method=method)
-        self.http_status = http_status
 
 
 class RailsAPIError(RailsError):

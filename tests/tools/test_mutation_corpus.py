@@ -326,9 +326,10 @@ def open_repair_job_cases() -> Iterator[Case]:
     yield Case(t, with_(t, work_provider_id=MISSING), "wire_refusal", "unknown insurer, new job", False)
     yield Case(t, with_(t, work_provider_id=SITE), "wrong_kind_id", "site as insurer, new job", False)
     existing = {"job": JOB, "work_provider_id": MISSING}
-    yield Case(t, existing, "wire_refusal", "unknown insurer, existing job", True)
+    # The agent meant to change the insurer: dropping the field would "succeed" and change nothing.
+    yield Case(t, existing, "wire_refusal", "unknown insurer, existing job", False)
     yield Case(
-        t, {"job": JOB, "work_provider_id": S1}, "wrong_kind_id", "supplier as insurer, existing job", True
+        t, {"job": JOB, "work_provider_id": S1}, "wrong_kind_id", "supplier as insurer, existing job", False
     )
     yield Case(
         t, {"job": JOB, "repairer_site_id": S1}, "wrong_kind_id", "supplier as site, existing job", True
@@ -433,7 +434,7 @@ def identify_parts_cases() -> Iterator[Case]:
         with_(t, parts=[{"identity": {"id": part(1)}, "description": "Front bumper cover", "quantity": 2}]),
         "wire_refusal",
         "ordered part's quantity changed",
-        True,
+        False,  # putting the old quantity back would change nothing the agent meant: ask
     )
     yield Case(
         t,
@@ -511,7 +512,7 @@ def place_procurement_cases() -> Iterator[Case]:
             with_(t, offer_selections=[{**full, "quantity": q}]),
             kind,
             f"quantity {q}",
-            True,
+            q < 1,  # more than the offer's quantity is a different order: only the person can say
             bounds=bounds,
         )
     yield Case(
