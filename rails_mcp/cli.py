@@ -245,10 +245,6 @@ def _serve(
 ) -> None:
     from rails_mcp.hosting import is_loopback, serve
 
-    if settings.tools is not None:
-        from rails_mcp.schemas import render_tool_schemas
-
-        settings.allowed_tools(anyio.run(render_tool_schemas))
     token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
     if transport != "stdio" and not is_loopback(host) and not token:
         raise ConfigError(

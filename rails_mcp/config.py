@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -267,22 +267,6 @@ class Settings(BaseSettings):
 
     def credentials_path(self) -> Path:
         return self.resolved_config_dir() / "credentials.json"
-
-    def allowed_tools(self, valid: Iterable[str]) -> frozenset[str]:
-        """The tools to serve: all of ``valid``, or the allow-list, each name checked against it.
-
-        Raises :class:`ConfigError` naming the unknown ones and listing the valid names.
-        """
-        known = list(valid)
-        if self.tools is None:
-            return frozenset(known)
-        unknown = [name for name in self.tools if name not in known]
-        if unknown:
-            raise ConfigError(
-                f"invalid configuration: --tools / RAILS_TOOLS: unknown tool name(s) {', '.join(unknown)}; "
-                f"valid names: {', '.join(known)}"
-            )
-        return frozenset(self.tools)
 
     def repairer(self) -> CredentialPair:
         """Environment first, then a credential ``rails-mcp install`` stored, then the demo one."""

@@ -9,9 +9,9 @@ from rails_mcp.errors.model import ToolError
 from rails_mcp.guard import GuardRefusal
 from rails_mcp.wire.errors import (
     MalformedResponse,
+    NoUsableAnswer,
     RailsAPIError,
     RailsError,
-    RailsTransportError,
 )
 
 __all__ = ["WireContext", "internal_error", "refusal_error", "wire_error"]
@@ -71,19 +71,15 @@ _WIRE_FIXES: dict[str, tuple[str, str | None]] = {
 
 def wire_error(exc: RailsError, ctx: WireContext) -> ToolError:
     """Map a wire exception to the enriched error the agent reads."""
-    if isinstance(exc, RailsTransportError):
+    if isinstance(exc, NoUsableAnswer):  # nothing came back, or nothing the contract allows
+        malformed = isinstance(exc, MalformedResponse)
         return ToolError(
             code=exc.code,
-            message=f"The Rails API did not answer {exc.method or 'the call'} ({exc.message}).",
-            fix="Retry the same call in a few seconds.",
-            retryable=True,
-            wire_method=exc.method,
-        )
-    if isinstance(exc, MalformedResponse):
-        return ToolError(
-            code=exc.code,
-            message=f"The Rails API answered {exc.method} with something that is not the contract.",
-            fix="Retry the same call in a few seconds; if it persists the server is misbehaving.",
+            message=f"The Rails API answered {exc.method} with something that is not the contract."
+            if malformed
+            else f"The Rails API did not answer {exc.method or 'the call'} ({exc.message}).",
+            fix="Retry the same call in a few seconds"
+            + ("; if it persists the server is misbehaving." if malformed else "."),
             retryable=True,
             http_status=exc.http_status,
             wire_method=exc.method,

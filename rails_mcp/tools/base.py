@@ -141,22 +141,23 @@ def hints(*, read_only: bool, idempotent: bool) -> mcp_types.ToolAnnotations:
 # --- inputs --------------------------------------------------------------------------------
 
 
-def _identity_tag(value: Any) -> str | None:
-    if isinstance(value, ExternalIdentity | IdIdentity):
-        return type(value).__name__
-    if isinstance(value, dict):
-        keys = cast("dict[str, Any]", value)
-        return "ExternalIdentity" if "external" in keys else "IdIdentity" if "id" in keys else None
-    return None
+def _tag_by_key(tags: Mapping[str, type[BaseModel]]) -> Callable[[Any], str | None]:
+    """A union's discriminator: a model by its class, a plain object by the first key it carries."""
+    classes = tuple(tags.values())
+
+    def tag(value: Any) -> str | None:
+        if isinstance(value, classes):
+            return type(value).__name__
+        if isinstance(value, dict):
+            keys = cast("dict[str, Any]", value)
+            return next((cls.__name__ for key, cls in tags.items() if key in keys), None)
+        return None
+
+    return tag
 
 
-def _identifier_tag(value: Any) -> str | None:
-    if isinstance(value, VinIdentifier | VrmIdentifier):
-        return type(value).__name__
-    if isinstance(value, dict):
-        keys = cast("dict[str, Any]", value)
-        return "VinIdentifier" if "vin" in keys else "VrmIdentifier" if "vrm" in keys else None
-    return None
+_identity_tag = _tag_by_key({"external": ExternalIdentity, "id": IdIdentity})
+_identifier_tag = _tag_by_key({"vin": VinIdentifier, "vrm": VrmIdentifier})
 
 
 #: ``{"external": …}`` or ``{"id": …}``: tagged by its key, so errors point at that key.

@@ -228,6 +228,14 @@ def _agreeing(offer: m.OfferV1, sent: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _list_and_job(cand: Mapping[str, Any], key: str) -> tuple[list[Any], m.Identity] | None:
+    """The list under ``key`` and the call's job as a wire identity, when both are well formed."""
+    items, identity = cand.get(key), _identity(cand.get("job"))
+    if not isinstance(items, list) or identity is None:
+        return None
+    return cast("list[Any]", items), identity
+
+
 def _identity(value: Any) -> m.Identity | None:
     """A job wrapper from (repaired) arguments as the wire model, or None when it is not one."""
     if not isinstance(value, dict):
@@ -517,13 +525,10 @@ class _Fixer:
     # --- identify_parts ---------------------------------------------------------------------------------
 
     async def parts(self, cand: dict[str, Any]) -> dict[str, Any]:
-        items = cand.get("parts")
-        job = cand.get("job")
-        if not isinstance(items, list) or not isinstance(job, dict):
+        found = _list_and_job(cand, "parts")
+        if found is None:
             return cand
-        identity = _identity(job)
-        if identity is None:
-            return cand
+        items, identity = found
         try:
             current = {
                 str(p.id): p
@@ -532,7 +537,7 @@ class _Fixer:
         except RailsError:
             return cand
         fixed: list[Any] = []
-        for item in cast("list[Any]", items):
+        for item in items:
             if isinstance(item, dict) and isinstance(cast("dict[str, Any]", item).get("identity"), dict):
                 part = dict(cast("dict[str, Any]", item))
                 pid = cast("dict[str, Any]", part["identity"]).get("id")
@@ -559,13 +564,10 @@ class _Fixer:
     # --- place_procurement ------------------------------------------------------------------------------
 
     async def selections(self, cand: dict[str, Any]) -> dict[str, Any]:
-        items = cand.get("offer_selections")
-        job = cand.get("job")
-        if not isinstance(items, list) or not isinstance(job, dict):
+        found = _list_and_job(cand, "offer_selections")
+        if found is None:
             return cand
-        identity = _identity(job)
-        if identity is None:
-            return cand
+        items, identity = found
         try:
             basket = await self.client.repairer.jobs.baskets.latest.get(job_identity=identity)
             parts = (await self.client.repairer.jobs.parts.list(job_identity=identity)).items
@@ -584,7 +586,7 @@ class _Fixer:
         sent: dict[str, dict[str, Any]] = {}
         #: (the offer the agent chose, the confirmable offer that replaces it): a price to show.
         swaps: list[tuple[m.OfferV1, m.OfferV1]] = []
-        for item in cast("list[Any]", items):
+        for item in items:
             sel = cast("dict[str, Any]", item) if isinstance(item, dict) else {"sellable_id": item}
             raw = sel.get("sellable_id")
             offer: m.OfferV1 | None = None

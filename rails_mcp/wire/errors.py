@@ -18,6 +18,7 @@ __all__ = [
     "InvalidClientSecret",
     "MalformedResponse",
     "MethodNotAllowed",
+    "NoUsableAnswer",
     "NotFound",
     "OAuthNotSupportedByIntegration",
     "PayloadTooLarge",
@@ -48,11 +49,13 @@ class RailsError(Exception):
         self.method = method
 
 
-class _NoUsableAnswer(RailsError):
+class NoUsableAnswer(RailsError):
     """No answer the contract allows came back: none at all, or one that breaks it. Worth
     another try; what is known of the exchange travels with the error."""
 
     retryable: ClassVar[bool] = True
+    #: Our own code for what went wrong (set by each subclass).
+    code: ClassVar[str]
 
     def __init__(
         self,
@@ -68,7 +71,7 @@ class _NoUsableAnswer(RailsError):
         self.http_status = http_status
 
 
-class RailsTransportError(_NoUsableAnswer):
+class RailsTransportError(NoUsableAnswer):
     """The call did not produce a readable answer (timeout, reset, refused connection).
 
     ``request_sent`` is False only when we know the request never left: a write with
@@ -86,7 +89,7 @@ class RailsConnectionError(RailsTransportError):
     code: ClassVar[str] = "connection_error"
 
 
-class MalformedResponse(_NoUsableAnswer):
+class MalformedResponse(NoUsableAnswer):
     """The server answered (so ``request_sent``), but not with the JSON the contract promises."""
 
     code: ClassVar[str] = "malformed_response"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.node import suitable_node, unavailable
+from tests.support.node import npm_install, suitable_node, unavailable
 from tests.support.process_support import clean_env, free_port, running
 from tests.support.secret_scan import scan_output
 from tests.support.summary import add_summary
@@ -50,27 +49,11 @@ SCENARIOS = (
 )
 
 
-def install() -> None:
-    """The pinned runner and Node, from the lockfile, on first use (CI installs them up front)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        unavailable("the MCP conformance runner needs npm on PATH (it brings its own Node 22)")
-    done = subprocess.run(
-        [npm, "ci", "--prefix", str(HERE), "--no-audit", "--no-fund", "--loglevel=error"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        unavailable(f"`npm ci --prefix tests/conformance` failed: {done.stderr.strip()[-300:]}")
-
-
 @pytest.fixture(scope="module")
 def runner() -> list[str]:
     """``[node, runner]``; without npm or Node 22 skipped with the reason, failed in CI."""
-    if not RUNNER.exists():
-        install()
+    if not RUNNER.exists():  # CI installs it up front; from the lockfile on first use otherwise
+        npm_install(HERE, "the MCP conformance runner needs Node.js >= 22", command="ci")
     node, why = suitable_node(HERE, MIN_NODE)
     if node is None:
         unavailable(f"the MCP conformance runner needs Node.js >= 22; found: {why}")

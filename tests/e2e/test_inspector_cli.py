@@ -8,14 +8,13 @@ the tool's published outputSchema and fails hard when it does not fit, so exit c
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.node import suitable_node, unavailable
+from tests.support.node import npm_install, suitable_node, unavailable
 from tests.support.process_support import clean_env
 
 pytestmark = pytest.mark.subprocess
@@ -38,18 +37,7 @@ def inspector() -> list[str]:
     """
     node, why = suitable_node(INSPECTOR_DIR, MIN_NODE)
     if not SCRIPT.exists() or (node is None and not BUNDLED_NODE.exists()):
-        npm = shutil.which("npm")
-        if npm is None:
-            unavailable("the MCP Inspector test needs Node.js >= 22.19 and npm on PATH (npm not found)")
-        installed = subprocess.run(
-            [npm, "install", "--prefix", str(INSPECTOR_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if installed.returncode != 0:
-            unavailable(f"`npm install --prefix tests/inspector` failed: {installed.stderr.strip()[-300:]}")
+        npm_install(INSPECTOR_DIR, "the MCP Inspector test needs Node.js >= 22.19")
         node, why = suitable_node(INSPECTOR_DIR, MIN_NODE)
     if node is None:
         unavailable(f"the pinned MCP Inspector (2.12.0) needs Node.js >= 22.19; found: {why}")

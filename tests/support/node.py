@@ -45,3 +45,22 @@ def suitable_node(prefix: Path, minimum: tuple[int, int]) -> tuple[str | None, s
             return node, ""
         seen.append(f"{node} is " + (f"v{version[0]}.{version[1]}" if version else "not runnable"))
     return None, "; ".join(seen) if seen else "no node on PATH"
+
+
+def npm_install(prefix: Path, needs: str, *, command: str = "install") -> None:
+    """``npm <command> --prefix <prefix>`` (the pinned tool and, on Linux x64, its Node 22).
+
+    Without npm, or when the install fails, the test is unavailable: skipped, or failed in CI.
+    """
+    npm = shutil.which("npm")
+    if npm is None:
+        unavailable(f"{needs} and npm on PATH (npm not found)")
+    done = subprocess.run(
+        [npm, command, "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        unavailable(f"`npm {command} --prefix {prefix.name}` failed: {done.stderr.strip()[-300:]}")
