@@ -82,46 +82,55 @@ def redact(value: Any, known: Iterable[str] = (), _depth: int = 0) -> Any:
     return redact(str(value), known_values, _depth + 1)
 
 
-_PROCUREMENT_KEYS = {"procurement", "procurements"}
-_INVOICE_KEYS = {"invoice", "invoices"}
+#: Keys naming a procurement (0) or an invoice (1): by an id string (``True``), or by objects
+#: with an ``id``, one or a list (``False``).
+_ID_KEYS = {
+    "procurement_id": (0, True),
+    "procurement": (0, False),
+    "procurements": (0, False),
+    "invoice_id": (1, True),
+    "invoice": (1, False),
+    "invoices": (1, False),
+}
 
 
 def touched_ids(*documents: Any) -> tuple[list[str], list[str]]:
-    """Procurement and invoice ids named in the arguments or the result, in first-seen order."""
-    procurements: dict[str, None] = {}
-    invoices: dict[str, None] = {}
+    """Procurement and invoice ids named in the arguments or the result, in first-seen order.
 
-    def ids_in(value: Any) -> list[str]:
-        items = cast("list[Any]", value) if isinstance(value, list) else [value]
-        found: list[str] = []
-        for item in items:
-            if isinstance(item, dict):
-                ident = cast("dict[str, Any]", item).get("id")
-                if isinstance(ident, str):
-                    found.append(ident)
-        return found
+    Runs on every audited call, so it visits containers only (JSON documents: ``dict`` and
+    ``list``, not the slower ABC checks) and looks at a key only when it is one of ``_ID_KEYS``.
+    """
+    found: tuple[dict[str, None], dict[str, None]] = ({}, {})
+
+    def note(kind: int, direct: bool, value: Any) -> None:
+        if direct:
+            if type(value) is str:
+                found[kind][value] = None
+            return
+        for item in cast("list[Any]", value) if type(value) is list else [value]:
+            ident = cast("dict[str, Any]", item).get("id") if type(item) is dict else None
+            if type(ident) is str:
+                found[kind][ident] = None
 
     def walk(value: Any, depth: int) -> None:
         if depth > _MAX_DEPTH:
             return
-        if isinstance(value, Mapping):
-            for k, v in value.items():  # pyright: ignore[reportUnknownVariableType]
-                if k == "procurement_id" and isinstance(v, str):
-                    procurements[v] = None
-                elif k == "invoice_id" and isinstance(v, str):
-                    invoices[v] = None
-                elif k in _PROCUREMENT_KEYS:
-                    procurements.update(dict.fromkeys(ids_in(v)))
-                elif k in _INVOICE_KEYS:
-                    invoices.update(dict.fromkeys(ids_in(v)))
-                walk(v, depth + 1)
-        elif isinstance(value, list):
-            for v in value:  # pyright: ignore[reportUnknownVariableType]
+        if type(value) is list:
+            for v in cast("list[Any]", value):
+                if type(v) is dict or type(v) is list:
+                    walk(v, depth + 1)
+            return
+        for k, v in cast("dict[str, Any]", value).items():
+            named = _ID_KEYS.get(k)
+            if named is not None:
+                note(*named, v)
+            if type(v) is dict or type(v) is list:
                 walk(v, depth + 1)
 
     for doc in documents:
-        walk(doc, 0)
-    return list(procurements), list(invoices)
+        if type(doc) is dict or type(doc) is list:
+            walk(doc, 0)
+    return list(found[0]), list(found[1])
 
 
 @dataclass(slots=True)

@@ -169,11 +169,21 @@ class RailsClient:
             scope = spec.scope if spec else "repairer"
             credential = "none" if scope == "none" else "supplier" if scope == "supplier" else "repairer"
         payload = (
-            body.model_dump(mode="json", exclude_none=True) if isinstance(body, BaseModel) else dict(body)
+            body.model_dump_json(exclude_none=True).encode()
+            if isinstance(body, BaseModel)
+            else json.dumps(dict(body), separators=(",", ":")).encode()
         )
         headers = self._auth_headers(credential, method)
         if not retry_safe:
             return await self._send_once(method, payload, headers, response_type)
+        try:  # most reads succeed first time: no retry machinery until one fails
+            return await self._send_once(method, payload, headers, response_type)
+        except RailsError as exc:
+            if not exc.retryable:
+                raise
+            seen = [exc]
+        # stamina owns the backoff from here: its first attempt is the failure already seen
+        # (re-raised, no second request), then it waits and retries within the policy.
         async for attempt in stamina.retry_context(
             on=_is_retryable,
             attempts=self.retry.attempts,
@@ -182,6 +192,8 @@ class RailsClient:
             wait_max=self.retry.wait_max,
         ):
             with attempt:
+                if seen:
+                    raise seen.pop()
                 return await self._send_once(method, payload, headers, response_type)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
@@ -196,13 +208,13 @@ class RailsClient:
     async def _send_once(
         self,
         method: str,
-        payload: dict[str, Any],
+        payload: bytes,
         headers: dict[str, str],
         response_type: type[T],
     ) -> T:
         started = time.perf_counter()
         try:
-            response = await self._http.post(method_path(method), json=payload, headers=headers)
+            response = await self._http.post(method_path(method), content=payload, headers=headers)
         except httpx2.RequestError as exc:  # TransportError, and DecodingError of a garbled body
             mapped = _map_transport_error(exc, method)
             log.warning("rails %s failed: %s", method, mapped.code)
@@ -229,24 +241,22 @@ def _map_transport_error(exc: httpx2.RequestError, method: str) -> RailsTranspor
 def _read_response(response: httpx2.Response, method: str, response_type: type[T]) -> T:
     status = response.status_code
     content_type = response.headers.get("content-type", "")
-    try:
-        data: Any = json.loads(response.content) if response.content else None
-    except ValueError:
-        data = _NOT_JSON
     if status >= 400:
+        try:
+            data: Any = json.loads(response.content) if response.content else None
+        except ValueError:
+            data = None
         code = _error_code(data)
         if code is None:
             code = "server_error" if status >= 500 else f"http_{status}"
         raise error_for_code(code, method=method, status=status)
-    if data is _NOT_JSON or "json" not in content_type:
-        raise MalformedResponse(
-            f"{method} answered {status} with a body that is not JSON ({content_type or 'no content type'})",
-            method=method,
-            http_status=status,
-        )
-    try:
-        return response_type.model_validate(data)
+    if "json" not in content_type:
+        raise _not_json(method, status, content_type)
+    try:  # parsed and validated in one pass (pydantic-core reads the bytes directly)
+        return response_type.model_validate_json(response.content or b"null")
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
+            raise _not_json(method, status, content_type) from None
         raise MalformedResponse(
             f"{method} answered {status} with a body that does not match "
             f"{response_type.__name__} ({exc.error_count()} problems)",
@@ -255,7 +265,12 @@ def _read_response(response: httpx2.Response, method: str, response_type: type[T
         ) from None
 
 
-_NOT_JSON = object()
+def _not_json(method: str, status: int, content_type: str) -> MalformedResponse:
+    return MalformedResponse(
+        f"{method} answered {status} with a body that is not JSON ({content_type or 'no content type'})",
+        method=method,
+        http_status=status,
+    )
 
 
 def _error_code(data: Any) -> str | None:
