@@ -9,7 +9,10 @@
    (the SDK's stdio floor).
 2. Cold start to a ``tools/list`` answer: ``python -m rails_mcp`` (zero configuration,
    embedded sandbox, tenant already seeded) against a bare MCPServer with one tool
-   (``bench/bare_server.py``), interleaved, median of N. Target ≤ 1.2. Also the time
+   (``bench/bare_server.py``), interleaved, median of N. Target ≤ 1.2. rails-mcp starts with
+   cyclic garbage collection off until its server is built (then ``gc.freeze``); the bare
+   server is also timed started the same way, so the ratio against it is rails-mcp's own code
+   alone, and must meet the target too. Also the time
    ``rails-mcp </dev/null`` takes to exit.
 3. Tokens (characters ÷ 4): the model-visible cost (name + description + inputSchema of the
    13 tools, target ≤ 3,000) and the whole ``tools/list`` (target < 9,000).
@@ -144,17 +147,25 @@ async def cold_start(params: StdioServerParameters) -> tuple[float, list[dict[st
     return elapsed, [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in listed.tools]
 
 
-async def cold_starts(state: Path, starts: int) -> tuple[list[float], list[float], list[dict[str, Any]]]:
+async def cold_starts(
+    state: Path, starts: int
+) -> tuple[list[float], list[float], list[float], list[dict[str, Any]]]:
+    """rails-mcp, the bare server as written, and the bare server started as rails-mcp starts
+    (no garbage collection until it is built, then ``gc.freeze``), interleaved."""
     env = clean_env(state, RAILS_TENANT="cold")
     _, tools = await cold_start(ours(env))  # seeds the tenant once; not counted
     mine: list[float] = []
     bare: list[float] = []
+    bare_same_gc: list[float] = []
     for _ in range(starts):
         elapsed, tools = await cold_start(ours(env))
         mine.append(elapsed)
         elapsed, _ = await cold_start(script("bare_server.py", clean_env(state)))
         bare.append(elapsed)
-    return mine, bare, tools
+        same_gc = clean_env(state, BARE_GC_AS_RAILS_MCP="1")
+        elapsed, _ = await cold_start(script("bare_server.py", same_gc))
+        bare_same_gc.append(elapsed)
+    return mine, bare, bare_same_gc, tools
 
 
 def eof_exits(state: Path, runs: int) -> tuple[list[float], set[int]]:
@@ -200,7 +211,7 @@ def main(calls: int, starts: int) -> None:
         with running(command, clean_env(state), port=port, ready_path="/healthz"):
             samples, cpu_ms = anyio.run(side_by_side, base, state, calls)
             raw = anyio.run(raw_wire, base, calls)
-        mine, bare, tools = anyio.run(cold_starts, state, starts)
+        mine, bare, bare_same_gc, tools = anyio.run(cold_starts, state, starts)
         exits, codes = eof_exits(state, 3)
 
     ours_p50, thin_p50, floor_p50, raw_p50 = (
@@ -209,7 +220,7 @@ def main(calls: int, starts: int) -> None:
         p50_ms(samples["floor"]),
         p50_ms(raw),
     )
-    mine_p50, bare_p50 = p50_ms(mine), p50_ms(bare)
+    mine_p50, bare_p50, same_gc_p50 = p50_ms(mine), p50_ms(bare), p50_ms(bare_same_gc)
     visible, whole = token_counts(tools)
     print(f"get_repair_job p50, rails-mcp      {ours_p50:8.2f} ms   (stdio, {calls} calls, interleaved)")
     print(f"get_repair_job p50, thin MCPServer {thin_p50:8.2f} ms   (stdio, same sandbox process)")
@@ -221,8 +232,12 @@ def main(calls: int, starts: int) -> None:
     print(f"  context: raw wire call p50       {raw_p50:8.2f} ms   (repairer.jobs.get, loopback HTTP)")
     print(f"  context: SDK stdio floor p50     {floor_p50:8.2f} ms   (bare MCPServer echo, no wire call)")
     print(f"cold start to tools/list          {mine_p50:8.1f} ms   (python -m rails_mcp, median of {starts})")
-    print(f"bare MCPServer, one tool          {bare_p50:8.1f} ms")
+    print(f"bare MCPServer, one tool          {bare_p50:8.1f} ms   (as written)")
     print(f"  ratio                            {mine_p50 / bare_p50:8.2f}      target <= 1.2")
+    print(f"bare MCPServer, rails-mcp's GC    {same_gc_p50:8.1f} ms   (collection off until built)")
+    print(
+        f"  ratio                            {mine_p50 / same_gc_p50:8.2f}      our code alone, target <= 1.2"
+    )
     print(f"rails-mcp </dev/null exits in     {p50_ms(exits):8.1f} ms   (exit codes {sorted(codes)})")
     print(
         f"model-visible tokens              {visible:8.0f}      name+description+inputSchema, target <= 3000"

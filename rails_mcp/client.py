@@ -19,7 +19,6 @@ from types import TracebackType
 from typing import Any, Generic, Literal, ParamSpec, Self, TypeVar, cast, overload
 
 import httpx2
-import stamina
 from pydantic import BaseModel, ValidationError
 
 from rails_mcp.wire import models as m
@@ -184,6 +183,9 @@ class RailsClient:
             seen = [exc]
         # stamina owns the backoff from here: its first attempt is the failure already seen
         # (re-raised, no second request), then it waits and retries within the policy.
+        # Imported here, on the first failure: a server that never retries never loads it.
+        import stamina
+
         async for attempt in stamina.retry_context(
             on=_is_retryable,
             attempts=self.retry.attempts,

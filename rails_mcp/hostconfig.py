@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -33,7 +33,7 @@ from rails_mcp.config import (
     env_name,
     field_for_env,
 )
-from rails_mcp.paths import user_config_home
+from rails_mcp.paths import HOSTS, Host, user_config_home
 
 __all__ = [
     "HOSTS",
@@ -50,8 +50,6 @@ __all__ = [
     "write_entry",
 ]
 
-Host = Literal["claude-desktop", "claude-code", "cursor", "vscode"]
-HOSTS: tuple[Host, ...] = get_args(Host)
 HOST_BY_NAME: dict[str, Host] = {h: h for h in HOSTS}
 
 #: A secret's partner that is useless (and breaks start-up) without it.

@@ -7,12 +7,17 @@ the environment and falls back to these when a directory is not configured.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args
 
 import platformdirs
 
-__all__ = ["APP_NAME", "default_config_dir", "default_state_dir", "user_config_home"]
+__all__ = ["APP_NAME", "HOSTS", "Host", "default_config_dir", "default_state_dir", "user_config_home"]
 
 APP_NAME = "rails-mcp"
+
+#: The MCP hosts whose configuration files ``rails-mcp install`` knows how to find and edit.
+Host = Literal["claude-desktop", "claude-code", "cursor", "vscode"]
+HOSTS: tuple[Host, ...] = get_args(Host)
 
 
 def default_state_dir() -> Path:

@@ -7,20 +7,61 @@ With no ``RAILS_BASE_URL`` the embedded sandbox answers in-process through
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx2
 
 from rails_mcp.client import Credentials, RailsClient
-from rails_mcp.config import Settings
-from rails_mcp.sandbox import create_app
+from rails_mcp.config import ConfigError, Settings
 from rails_mcp.tools import Rails
 
-__all__ = ["EMBEDDED_BASE_URL", "open_client", "open_rails"]
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["EMBEDDED_BASE_URL", "EmbeddedSandbox", "open_client", "open_rails"]
 
 log = logging.getLogger("rails_mcp")
 
 #: The base URL the in-process sandbox answers on (never resolved: no socket is opened).
 EMBEDDED_BASE_URL = "http://embedded-sandbox.invalid"
+
+
+class EmbeddedSandbox:
+    """The in-process sandbox, imported and opened by the first request that reaches it.
+
+    A host starting the server, initializing and listing tools never pays for the sandbox
+    (about a tenth of a cold start); the first tool call does, once. The database's directory
+    is made and checked here, up front, so a wrong path still stops start-up with one clear line.
+    """
+
+    def __init__(self, db: Path, *, idle_reset_seconds: float | None) -> None:
+        self.db = db
+        self.idle_reset_seconds = idle_reset_seconds
+        self._app: ASGIApp | None = None
+        if str(db) == ":memory:":
+            return
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create {db.parent} for the sandbox database ({exc.strerror}); "
+                "set RAILS_STATE_DIR or RAILS_SANDBOX_DB to a writable place"
+            ) from None
+        writable = os.access(db, os.R_OK | os.W_OK) if db.exists() else os.access(db.parent, os.W_OK)
+        if not writable:
+            raise ConfigError(
+                f"the sandbox database {db} is not writable; "
+                "set RAILS_STATE_DIR or RAILS_SANDBOX_DB to a writable place"
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:  # no await before the assignment: one app even under concurrency
+            from rails_mcp.sandbox import create_app
+
+            self._app = create_app(self.db, idle_reset_seconds=self.idle_reset_seconds)
+        await self._app(scope, receive, send)
 
 
 def open_client(settings: Settings, *, with_supplier: bool = True) -> RailsClient:
@@ -32,7 +73,7 @@ def open_client(settings: Settings, *, with_supplier: bool = True) -> RailsClien
         # The in-process caller is this machine: the sandbox's loopback-only dev routes
         # (webhook subscribe/secret) treat it as such.
         transport = httpx2.ASGITransport(
-            app=create_app(db, idle_reset_seconds=settings.sandbox_idle_reset_seconds),
+            app=EmbeddedSandbox(db, idle_reset_seconds=settings.sandbox_idle_reset_seconds),
             client=("127.0.0.1", 0),
         )
         base_url = EMBEDDED_BASE_URL

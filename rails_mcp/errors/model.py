@@ -13,7 +13,7 @@ class Suggestion(BaseModel):
     """A corrected identity or vehicle identifier: exactly the keys the agent should send
     (absent keys are left out, never null)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     external: str = ""
     id: str = ""
@@ -28,7 +28,7 @@ class Suggestion(BaseModel):
 class ToolError(BaseModel):
     """The ``error`` object of a failed tool result: all eleven SPEC §3 fields."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     code: str = Field(description="Wire code, or ours (invalid_arguments, unconfirmable_supplier, ...).")
     message: str = Field(description="What was wrong.")

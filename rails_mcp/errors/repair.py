@@ -59,7 +59,7 @@ class Repairs:
 class RepairableInput(BaseModel):
     """Base of every tool input: strict, frozen, with its own repair table."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     repairs: ClassVar[Repairs] = Repairs()
 
 

@@ -31,7 +31,7 @@ Verification = Literal["server_write", "verified", "unverified"]
 class ProcurementEvent(BaseModel):
     """One change to a procurement as this server learned of it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     at: str = Field(description="When this server recorded the change (RFC 3339, UTC).")
     source: Source = Field(

@@ -41,10 +41,17 @@ InT = TypeVar("InT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
 
 
+class Shape(BaseModel):
+    """Base of the tools' nested shapes: each pydantic schema is built on first use, not at
+    import (start-up builds none; the published schemas come from ``published_tools.json``)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 # --- the human-approval seam -----------------------------------------------------------------
 
 
-class OrderLine(BaseModel):
+class OrderLine(Shape):
     sellable_id: str
     name: str
     job_part_ids: list[str]
@@ -52,7 +59,7 @@ class OrderLine(BaseModel):
     trade_price: str
 
 
-class OrderForApproval(BaseModel):
+class OrderForApproval(Shape):
     """What a human is asked to approve before ``place_procurement`` writes to the wire."""
 
     job: dict[str, str]
@@ -65,7 +72,7 @@ class OrderForApproval(BaseModel):
     arguments: dict[str, Any]
 
 
-class ApprovalOutcome(BaseModel):
+class ApprovalOutcome(Shape):
     status: Literal["approved", "declined", "off", "not_requested (host cannot ask)"]
     detail: str | None = None
 
@@ -248,7 +255,7 @@ def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
 class ToolOutput(BaseModel):
     """Every result: ``is_extension`` always; the success fields, or ``error``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     #: Always sent (the server sets it); published as required.
     is_extension: bool = False

@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from rails_mcp.errors import WireContext
 from rails_mcp.guard import money, recommend_selection
 from rails_mcp.wire import models as m
 
-from .base import Reply, ToolContext, ToolOutput, hints
+from .base import Reply, Shape, ToolContext, ToolOutput, hints
 from .declare import declare
 from .jobs import JOB_HELP, JobInput
 from .views import IdentityView, identity_view, job_ctx, wire
@@ -26,7 +26,7 @@ CURRENCY_NOTE = (
 )
 
 
-class OfferView(BaseModel):
+class OfferView(Shape):
     sellable_id: str
     name: str
     job_part_ids: list[str]
@@ -36,18 +36,18 @@ class OfferView(BaseModel):
     condition: str
 
 
-class SupplierOffers(BaseModel):
+class SupplierOffers(Shape):
     business_id: str
     name: str
     confirmable: bool = Field(description="Only a confirmable supplier can confirm an order placed with it.")
     offers: list[OfferView]
 
 
-class SelectionItem(BaseModel):
+class SelectionItem(Shape):
     sellable_id: str
 
 
-class SelectionArguments(BaseModel):
+class SelectionArguments(Shape):
     """A complete place_procurement argument object."""
 
     job: IdentityView

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
 from rails_mcp.controls import check_spending_limit
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext, refusal_error, wire_error
@@ -27,6 +27,7 @@ from .base import (
     OrderForApproval,
     OrderLine,
     Reply,
+    Shape,
     ToolContext,
     ToolInput,
     ToolOutput,
@@ -98,19 +99,19 @@ class PlaceProcurementInput(ToolInput):
     dry_run: Annotated[StrictBool, Field(description="Check and total only; place nothing.")] = False
 
 
-class SupplierRef(BaseModel):
+class SupplierRef(Shape):
     id: str
     name: str | None
 
 
-class PlannedSelection(BaseModel):
+class PlannedSelection(Shape):
     sellable_id: str
     supplier_business_id: str
     job_part_ids: list[str]
     quantity: int
 
 
-class Placement(BaseModel):
+class Placement(Shape):
     supplier: SupplierRef
     offer_selections: list[PlannedSelection]
     total: str

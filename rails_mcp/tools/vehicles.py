@@ -6,12 +6,20 @@ from collections.abc import Awaitable
 from typing import Annotated, Literal
 
 import anyio
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from rails_mcp.errors import Repairs, ToolFailure, WireContext
 from rails_mcp.wire import models as m
 
-from .base import Reply, ToolContext, ToolInput, ToolOutput, VehicleIdentifierRef, hints
+from .base import (
+    Reply,
+    Shape,
+    ToolContext,
+    ToolInput,
+    ToolOutput,
+    VehicleIdentifierRef,
+    hints,
+)
 from .declare import declare
 from .views import BusinessView, OneKey, business_view, wire
 
@@ -39,7 +47,7 @@ class IdentifierView(OneKey):
     vrm: str | None = Field(default=None, description="Vehicle registration mark (the plate).")
 
 
-class InvalidIdentifier(BaseModel):
+class InvalidIdentifier(Shape):
     """One identifier tier1.prepare refused, and the reason it gave."""
 
     identifier: IdentifierView = Field(description="The identifier as sent.")

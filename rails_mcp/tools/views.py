@@ -15,7 +15,7 @@ from rails_mcp.guard import money
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 
-from .base import OrderLine
+from .base import OrderLine, Shape
 
 __all__ = [
     "BusinessView",
@@ -40,7 +40,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class OneKey(BaseModel):
+class OneKey(Shape):
     """A wrapper whose unset keys are left out (``{"external": "x"}``, never ``"id": null``)."""
 
     @model_serializer(mode="wrap")
@@ -55,23 +55,23 @@ class IdentityView(OneKey):
     id: str | None = None
 
 
-class BusinessView(BaseModel):
+class BusinessView(Shape):
     id: str
     name: str
 
 
-class VehicleView(BaseModel):
+class VehicleView(Shape):
     chassis_number: str | None
     plate_number: str | None
     plate_state: str | None
 
 
-class ImageView(BaseModel):
+class ImageView(Shape):
     id: str
     url: str
 
 
-class JobView(BaseModel):
+class JobView(Shape):
     id: str
     external_id: str | None
     job_number: str | None
@@ -82,7 +82,7 @@ class JobView(BaseModel):
     images: list[ImageView]
 
 
-class PartView(BaseModel):
+class PartView(Shape):
     id: str
     external_id: str | None
     description: str
@@ -91,12 +91,12 @@ class PartView(BaseModel):
     status: m.PartStatusV1
 
 
-class PartCounts(BaseModel):
+class PartCounts(Shape):
     estimated: int
     ordered: int
 
 
-class ProcurementLine(BaseModel):
+class ProcurementLine(Shape):
     sellable_id: str
     name: str
     job_part_ids: list[str]
@@ -104,7 +104,7 @@ class ProcurementLine(BaseModel):
     trade_price: str
 
 
-class AddressView(BaseModel):
+class AddressView(Shape):
     line1: str
     line2: str | None
     city: str
@@ -131,7 +131,7 @@ class ProcurementView(OneKey):
     buyer_shipping_address: AddressView | None = None
 
 
-class InvoiceLineView(BaseModel):
+class InvoiceLineView(Shape):
     id: str
     source_item_id: str
     sellable_id: str
@@ -142,7 +142,7 @@ class InvoiceLineView(BaseModel):
     reconciliation: m.LineReconciliation
 
 
-class InvoiceView(BaseModel):
+class InvoiceView(Shape):
     id: str
     procurement_id: str
     job_id: str

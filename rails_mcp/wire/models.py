@@ -101,13 +101,13 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 class WireRequest(BaseModel):
     """A request body: unknown keys are a ``bad_request``, never silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class WireResponse(BaseModel):
     """A response body: tolerant of keys a newer server may add."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 # --- enums, spelled exactly as the contract spells them ----------------------------------
@@ -185,7 +185,7 @@ JobLookupIdentity = ExternalIdentity | IdIdentity | SiteJobNumberIdentity
 
 
 class VehicleV1(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     chassis_number: str | None = Field(default=None, max_length=64)
     plate_number: str | None = Field(default=None, max_length=32)
@@ -228,7 +228,7 @@ class PartV1(WireResponse):
 
 
 class ConditionV1(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: Literal["new", "used", "reconditioned", "aftermarket"]
     payload: dict[str, str] = Field(default_factory=dict[str, str])

@@ -53,7 +53,7 @@ class EventType(StrEnum):
 class WebhookEvent(BaseModel):
     """The envelope: identifiers, not records (consumers re-fetch). ``id`` is for dedup."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: UUID
     type: EventType
