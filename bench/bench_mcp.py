@@ -17,7 +17,7 @@
 3. Tokens (characters ÷ 4): the model-visible cost (name + description + inputSchema of the
    13 tools, target ≤ 3,000) and the whole ``tools/list`` (target < 9,000).
 
-Run: ``python bench/bench_mcp.py [--calls 300] [--starts 7]``.
+Run: ``python bench/bench_mcp.py [--calls 500] [--starts 9]``.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--starts", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--starts", type=int, default=9)
     ns = parser.parse_args()
     main(ns.calls, ns.starts)
