@@ -170,11 +170,12 @@ class RailsClient:
         payload = (
             body.model_dump_json(exclude_none=True).encode()
             if isinstance(body, BaseModel)
-            else json.dumps(dict(body), separators=(",", ":")).encode()
+            else json.dumps(dict(body), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
         )
         headers = self._auth_headers(credential, method)
         if not retry_safe:
             return await self._send_once(method, payload, headers, response_type)
+        started = time.monotonic()
         try:  # most reads succeed first time: no retry machinery until one fails
             return await self._send_once(method, payload, headers, response_type)
         except RailsError as exc:
@@ -182,14 +183,18 @@ class RailsClient:
                 raise
             seen = [exc]
         # stamina owns the backoff from here: its first attempt is the failure already seen
-        # (re-raised, no second request), then it waits and retries within the policy.
+        # (re-raised, no second request), then it waits and retries within what is left of
+        # the policy's time (the first attempt counts against it, as it always did).
         # Imported here, on the first failure: a server that never retries never loads it.
         import stamina
 
+        left = self.retry.timeout - (time.monotonic() - started)
+        if left <= 0:
+            raise seen[0]
         async for attempt in stamina.retry_context(
             on=_is_retryable,
             attempts=self.retry.attempts,
-            timeout=self.retry.timeout,
+            timeout=left,
             wait_initial=self.retry.wait_initial,
             wait_max=self.retry.wait_max,
         ):
@@ -254,11 +259,19 @@ def _read_response(response: httpx2.Response, method: str, response_type: type[T
         raise error_for_code(code, method=method, status=status)
     if "json" not in content_type:
         raise _not_json(method, status, content_type)
-    try:  # parsed and validated in one pass (pydantic-core reads the bytes directly)
-        return response_type.model_validate_json(response.content or b"null")
-    except ValidationError as exc:
-        if any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
+    try:
+        try:  # parsed and validated in one pass (pydantic-core reads the bytes directly)
+            return response_type.model_validate_json(response.content or b"null")
+        except ValidationError as exc:
+            if not any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
+                raise
+        # JSON only the standard library reads (a BOM, UTF-16): accepted, as it always was.
+        try:
+            data = json.loads(response.content)
+        except (ValueError, RecursionError):
             raise _not_json(method, status, content_type) from None
+        return response_type.model_validate(data)
+    except ValidationError as exc:
         raise MalformedResponse(
             f"{method} answered {status} with a body that does not match "
             f"{response_type.__name__} ({exc.error_count()} problems)",

@@ -6,11 +6,15 @@ With no ``RAILS_BASE_URL`` the embedded sandbox answers in-process through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import anyio
 import httpx2
 
 from rails_mcp.client import Credentials, RailsClient
@@ -32,36 +36,56 @@ class EmbeddedSandbox:
     """The in-process sandbox, imported and opened by the first request that reaches it.
 
     A host starting the server, initializing and listing tools never pays for the sandbox
-    (about a tenth of a cold start); the first tool call does, once. The database's directory
-    is made and checked here, up front, so a wrong path still stops start-up with one clear line.
+    (about a tenth of a cold start); the first tool call does, once, on a worker thread (the
+    database may wait on another process's write lock, and the event loop must not). What
+    would stop it opening (a directory that cannot be made or written, a file that is not a
+    database) is checked here, up front, so start-up still fails with one clear line.
+    Webhook deliveries left pending in the file resume when it opens (at once when the server
+    receives webhooks itself: subscribing is its first request).
     """
 
     def __init__(self, db: Path, *, idle_reset_seconds: float | None) -> None:
         self.db = db
         self.idle_reset_seconds = idle_reset_seconds
         self._app: ASGIApp | None = None
-        if str(db) == ":memory:":
-            return
-        try:
-            db.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create {db.parent} for the sandbox database ({exc.strerror}); "
-                "set RAILS_STATE_DIR or RAILS_SANDBOX_DB to a writable place"
-            ) from None
-        writable = os.access(db, os.R_OK | os.W_OK) if db.exists() else os.access(db.parent, os.W_OK)
-        if not writable:
-            raise ConfigError(
-                f"the sandbox database {db} is not writable; "
-                "set RAILS_STATE_DIR or RAILS_SANDBOX_DB to a writable place"
-            )
+        self._opening = threading.Lock()
+        if str(db) != ":memory:":
+            _check_database(db)
+
+    def _open(self) -> ASGIApp:
+        with self._opening:  # concurrent first calls: one opens, the others wait (off the loop)
+            if self._app is None:
+                from rails_mcp.sandbox import create_app
+
+                self._app = create_app(self.db, idle_reset_seconds=self.idle_reset_seconds)
+            return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._app is None:  # no await before the assignment: one app even under concurrency
-            from rails_mcp.sandbox import create_app
+        app = self._app or await anyio.to_thread.run_sync(self._open)
+        await app(scope, receive, send)
 
-            self._app = create_app(self.db, idle_reset_seconds=self.idle_reset_seconds)
-        await self._app(scope, receive, send)
+
+def _check_database(db: Path) -> None:
+    """Fail start-up, naming the setting, if the sandbox could not open its database."""
+    fix = "set RAILS_STATE_DIR or RAILS_SANDBOX_DB to a writable place"
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create {db.parent} for the sandbox database ({exc.strerror}); {fix}"
+        ) from None
+    # WAL keeps two files beside the database: the directory must take new files too.
+    if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.R_OK | os.W_OK)):
+        raise ConfigError(f"the sandbox database {db} is not writable; {fix}")
+    if not db.exists():
+        return
+    try:  # a read never waits on a writer in WAL mode, so this is quick even while one writes
+        with contextlib.closing(sqlite3.connect(db, timeout=1.0)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"the sandbox database {db} cannot be opened ({exc}); move it aside (a new one is made), or {fix}"
+        ) from None
 
 
 def open_client(settings: Settings, *, with_supplier: bool = True) -> RailsClient:

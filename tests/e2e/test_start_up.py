@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import gc
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
+from mcp import Client
+from mcp_types import CallToolResult
 
-from rails_mcp.cli import _collect_after_start_up  # pyright: ignore[reportPrivateUsage]
+from rails_mcp.cli import _collect_after_start_up, open_server  # pyright: ignore[reportPrivateUsage]
+from rails_mcp.config import load_settings
 from tests.support.process_support import clean_env, rails_mcp_command
 
 #: Runs in a fresh interpreter, so ``sys.modules`` shows what start-up alone imported.
@@ -60,25 +65,75 @@ def test_the_embedded_sandbox_opens_on_the_first_tool_call_not_at_start_up(tmp_p
     assert seen["sandbox_after_call"] is True
 
 
-@pytest.mark.subprocess
-def test_a_state_directory_that_cannot_hold_the_database_stops_start_up_with_one_line(tmp_path: Path):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a directory")
+def refused_start_up(tmp_path: Path, state_dir: Path) -> str:
+    """``rails-mcp`` started on ``state_dir``: it must exit 2 with one clean stderr line."""
     proc = subprocess.run(
         rails_mcp_command(),
-        env=clean_env(tmp_path, RAILS_STATE_DIR=str(blocker / "state")),
+        env=clean_env(tmp_path, RAILS_STATE_DIR=str(state_dir)),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("rails-mcp: error: cannot create "), proc.stderr
-    assert "RAILS_STATE_DIR" in lines[0]
-    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+@pytest.mark.subprocess
+def test_a_state_directory_that_cannot_hold_the_database_stops_start_up_with_one_line(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    line = refused_start_up(tmp_path, blocker / "state")
+    assert line.startswith("rails-mcp: error: cannot create "), line
+    assert "RAILS_STATE_DIR" in line
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("spoil", ["not a database", "a directory"])
+def test_a_database_the_sandbox_could_not_open_stops_start_up_with_one_line(tmp_path: Path, spoil: str):
+    state = tmp_path / "state"
+    state.mkdir()
+    db = state / "sandbox.sqlite3"
+    if spoil == "a directory":
+        db.mkdir()
+    else:
+        db.write_bytes(b"this is not an SQLite file, just some bytes " * 100)
+    line = refused_start_up(tmp_path, state)
+    assert line.startswith(f"rails-mcp: error: the sandbox database {db} cannot be opened"), line
+
+
+@pytest.mark.anyio
+async def test_the_event_loop_keeps_turning_while_the_sandbox_waits_for_another_process_lock(tmp_path: Path):
+    db = tmp_path / "sandbox.sqlite3"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode = WAL")  # as another rails-mcp left it
+    holder.execute("BEGIN IMMEDIATE")  # ... and still writing: the sandbox must wait for it
+    server = open_server(load_settings(db=db, state_dir=tmp_path), transport="stdio")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await anyio.sleep(0.01)
+            ticks += 1
+
+    async def release_later() -> None:
+        await anyio.sleep(0.6)
+        holder.execute("COMMIT")
+
+    results: list[CallToolResult] = []
+    async with Client(server, mode="legacy") as client, anyio.create_task_group() as tg:
+        tg.start_soon(tick)
+        tg.start_soon(release_later)
+        results.append(await client.call_tool("get_repair_job", {"job": {"external": "CCC-2026-04817"}}))
+        tg.cancel_scope.cancel()
+    holder.close()
+    assert not results[0].is_error, results[0].content
+    assert ticks >= 20  # ~60 possible while the sandbox waited; a blocked loop would give 0-1
 
 
 def test_collection_is_back_on_after_start_up_and_what_it_built_is_frozen():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from uuid import UUID
 
+import anyio
 import httpx2
 import pytest
 import stamina
@@ -318,3 +320,40 @@ async def test_no_credential_appears_in_a_repr_an_error_or_a_log_line(
         assert REPAIRER.api_key not in text
         assert SUPPLIER.api_key not in text
     assert "partly_demo_repairer" not in repr(REPAIRER) or "…" in repr(REPAIRER)
+
+
+async def test_the_first_attempt_counts_against_the_retry_timeout():
+    # Each attempt times out after 0.3 s; within a 0.5 s policy there is room for a second
+    # attempt (started at 0.3 s) but not a third (it would start at 0.6 s).
+    attempts: list[float] = []
+
+    async def slow_timeout(request: httpx2.Request) -> httpx2.Response:
+        attempts.append(time.monotonic())
+        await anyio.sleep(0.3)
+        raise httpx2.ReadTimeout("timed out", request=request)
+
+    policy = RetryPolicy(attempts=10, timeout=0.5, wait_initial=0.01, wait_max=0.02)
+    rails = RailsClient(
+        base_url="https://rails.test",
+        repairer=REPAIRER,
+        transport=httpx2.MockTransport(slow_timeout),
+        retry=policy,
+    )
+    with stamina.set_testing(False):
+        async with rails:
+            with pytest.raises(e.RailsTimeout):
+                await rails.repairer.jobs.get(identity=JOB)
+    assert len(attempts) == 2
+
+
+async def test_an_answer_with_a_byte_order_mark_is_read_as_before():
+    rec = Recorder(
+        httpx2.Response(
+            200,
+            content=b"\xef\xbb\xbf" + json.dumps(JOB_BODY).encode(),
+            headers={"content-type": "application/json"},
+        )
+    )
+    async with client_for(rec) as rails:
+        job = await rails.repairer.jobs.get(identity=JOB)
+    assert job.claim_number == "AMI-CLM-771204"
