@@ -181,7 +181,7 @@ class RailsClient:
         except RailsError as exc:
             if not exc.retryable:
                 raise
-            seen = [exc]
+            first = exc
         # stamina owns the backoff from here: its first attempt is the failure already seen
         # (re-raised, no second request), then it waits and retries within what is left of
         # the policy's time (the first attempt counts against it, as it always did).
@@ -190,7 +190,7 @@ class RailsClient:
 
         left = self.retry.timeout - (time.monotonic() - started)
         if left <= 0:
-            raise seen[0]
+            raise first
         async for attempt in stamina.retry_context(
             on=_is_retryable,
             attempts=self.retry.attempts,
@@ -199,8 +199,8 @@ class RailsClient:
             wait_max=self.retry.wait_max,
         ):
             with attempt:
-                if seen:
-                    raise seen.pop()
+                if attempt.num == 1:
+                    raise first
                 return await self._send_once(method, payload, headers, response_type)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
@@ -260,17 +260,7 @@ def _read_response(response: httpx2.Response, method: str, response_type: type[T
     if "json" not in content_type:
         raise _not_json(method, status, content_type)
     try:
-        try:  # parsed and validated in one pass (pydantic-core reads the bytes directly)
-            return response_type.model_validate_json(response.content or b"null")
-        except ValidationError as exc:
-            if not any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
-                raise
-        # JSON only the standard library reads (a BOM, UTF-16): accepted, as it always was.
-        try:
-            data = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise _not_json(method, status, content_type) from None
-        return response_type.model_validate(data)
+        return _parse(response.content, response_type)
     except ValidationError as exc:
         raise MalformedResponse(
             f"{method} answered {status} with a body that does not match "
@@ -278,6 +268,19 @@ def _read_response(response: httpx2.Response, method: str, response_type: type[T
             method=method,
             http_status=status,
         ) from None
+    except (ValueError, RecursionError):  # after ValidationError, which is a ValueError too
+        raise _not_json(method, status, content_type) from None
+
+
+def _parse(content: bytes, response_type: type[T]) -> T:
+    """Parsed and validated in one pass (pydantic-core reads the bytes); JSON that only the
+    standard library reads (a BOM, UTF-16) goes through ``json.loads``, accepted as it always was."""
+    try:
+        return response_type.model_validate_json(content or b"null")
+    except ValidationError as exc:
+        if not any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
+            raise
+    return response_type.model_validate(json.loads(content))
 
 
 def _not_json(method: str, status: int, content_type: str) -> MalformedResponse:
