@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from rails_mcp.sandbox import create_app
+from tests.support.home_guard import HomeGuard
 from tests.support.secret_scan import SCAN
 from tests.support.summary import SUMMARY
 
@@ -48,12 +49,18 @@ async def sandbox(sandbox_app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
 # the run. The summary line reports what was scanned.
 
 
+#: HOME for the whole run: an empty directory that must still be empty at the end.
+HOME = HomeGuard()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(SCAN)
+    HOME.enter()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     logging.getLogger().removeHandler(SCAN)
+    HOME.exit()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -65,8 +72,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     )
     for hit in SCAN.hits[:20]:
         terminalreporter.write_line(f"  secret hit: {hit}")
+    written = HOME.written()
+    terminalreporter.write_line(f"home guard: {len(written)} paths written under HOME ({HOME.home})")
+    for path in written[:20]:
+        terminalreporter.write_line(f"  written into HOME: {path}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if SCAN.hits and exitstatus == 0:
+    if (SCAN.hits or HOME.written()) and exitstatus == 0:
         session.exitstatus = 1

@@ -45,9 +45,15 @@ def inspector() -> list[str]:
 
 
 def run(inspector: list[str], state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = clean_env(state, RAILS_TENANT="inspector")
+    """The Inspector passes the server only a safe default environment (PATH, HOME, ...): our
+    settings must go through ``-e KEY=VALUE``, as a user would pass them. The Inspector keeps
+    its own files under ``HOME``, so it gets one inside the test's directory."""
+    home = state / "inspector-home"
+    home.mkdir(exist_ok=True)
+    env = clean_env(state, HOME=str(home))
+    server_env = ["-e", f"RAILS_STATE_DIR={state}", "-e", "RAILS_TENANT=inspector"]
     return subprocess.run(
-        [*inspector, "--cli", "-q", sys.executable, "-m", "rails_mcp", *args],
+        [*inspector, "--cli", "-q", *server_env, sys.executable, "-m", "rails_mcp", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -83,6 +89,9 @@ def test_an_inspector_tool_call_exits_0_with_the_job(inspector: list[str], tmp_p
     result = json.loads(proc.stdout)
     assert result["structuredContent"]["job"]["external_id"] == "CCC-2026-04817"
     assert result["structuredContent"]["is_extension"] is False
+    # The settings reached the server through -e: its state is in the test's directory.
+    assert (tmp_path / "audit.jsonl").is_file()
+    assert (tmp_path / "sandbox.sqlite3").is_file()
 
 
 @pytest.mark.parametrize(
