@@ -24,9 +24,8 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import anyio
 from mcp import MCPError
@@ -34,8 +33,9 @@ from mcp.server.request_state import AESGCMRequestStateCodec, InvalidRequestStat
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from rails_mcp.config import ConfigError, Settings
+from rails_mcp.config import ApprovalPolicy, ConfigError, Settings
 from rails_mcp.errors import ToolError, ToolFailure
+from rails_mcp.present import ApprovalOutcome, ApprovalStatus, OrderForApproval, job_label
 
 __all__ = [
     "APPROVAL_INPUT_KEY",
@@ -43,24 +43,21 @@ __all__ = [
     "KEY_FILE_NAME",
     "NOT_REQUESTED",
     "ApprovalGate",
-    "ApprovalOrder",
-    "ApprovalPolicy",
-    "OrderLine",
     "SealedApproval",
+    "approval_message",
     "approval_refusal",
     "arguments_digest",
     "decision_of",
     "gate_from_settings",
     "load_or_create_key",
     "open_round",
+    "order_digest",
 ]
 
 log = logging.getLogger("rails_mcp.approval")
 
-ApprovalPolicy = Literal["ask", "require", "off"]
-
 #: What a result says when the policy is ``ask`` and the host has no way to ask anyone.
-NOT_REQUESTED = "not_requested (host cannot ask)"
+NOT_REQUESTED: ApprovalStatus = "not_requested (host cannot ask)"
 #: How long a person's approval stays valid (the issue's five minutes).
 APPROVAL_TTL_SECONDS = 300.0
 #: The key of the one elicitation inside ``input_requests``.
@@ -123,63 +120,40 @@ def _read_key(path: Path) -> bytes:
 # --- the order shown to the person ----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class OrderLine:
-    offer_id: str
-    name: str
-    part_ids: tuple[str, ...]
-    quantity: int
-    price: str
+def order_digest(order: OrderForApproval) -> str:
+    """The basket offers, prices and total an approval covers; any change voids it."""
+    body = {
+        "job": dict(order.job),
+        "supplier": order.supplier_business_id,
+        "lines": [
+            [ln.sellable_id, ln.trade_price, ln.quantity, sorted(ln.job_part_ids)] for ln in order.lines
+        ],
+        "total": order.total,
+        "currency": order.currency,
+    }
+    return _digest(body)
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalOrder:
-    """Everything the person sees, and everything the approval is bound to."""
-
-    job: Mapping[str, Any]
-    job_label: str
-    supplier_id: str
-    supplier_name: str | None
-    lines: tuple[OrderLine, ...]
-    total: str
-    currency: str | None
-    is_extension: bool
-
-    @property
-    def part_ids(self) -> list[str]:
-        return [pid for line in self.lines for pid in line.part_ids]
-
-    def digest(self) -> str:
-        """The basket offers, prices and total this approval covers; any change voids it."""
-        body = {
-            "job": dict(self.job),
-            "supplier": self.supplier_id,
-            "lines": [[ln.offer_id, ln.price, ln.quantity, sorted(ln.part_ids)] for ln in self.lines],
-            "total": self.total,
-            "currency": self.currency,
-        }
-        return _digest(body)
-
-    def message(self) -> str:
-        """The text the host shows the person: job, supplier, each part, total, extension flag."""
-        currency = self.currency or "(currency set by the supplier; the basket carries none)"
-        supplier = self.supplier_name or self.supplier_id
-        rows = [f"  - {ln.name} (offer {ln.offer_id}) x{ln.quantity}: {ln.price}" for ln in self.lines]
-        extension = (
-            "This uses a proposed extension of the Rails API (repairer.procurements.insert)."
-            if self.is_extension
-            else ""
-        )
-        return "\n".join(
-            [
-                f"Approve this parts order for repair job {self.job_label}?",
-                f"Supplier: {supplier}",
-                *rows,
-                f"Total: {self.total} {currency}",
-                extension,
-                "Nothing is ordered unless you approve.",
-            ]
-        ).strip()
+def approval_message(order: OrderForApproval) -> str:
+    """The text the host shows the person: job, supplier, each part, total, extension flag."""
+    currency = order.currency or "(currency set by the supplier; the basket carries none)"
+    supplier = order.supplier_name or order.supplier_business_id
+    rows = [f"  - {ln.name} (offer {ln.sellable_id}) x{ln.quantity}: {ln.trade_price}" for ln in order.lines]
+    extension = (
+        "This uses a proposed extension of the Rails API (repairer.procurements.insert)."
+        if order.is_extension
+        else ""
+    )
+    return "\n".join(
+        [
+            f"Approve this parts order for repair job {job_label(order.job)}?",
+            f"Supplier: {supplier}",
+            *rows,
+            f"Total: {order.total} {currency}",
+            extension,
+            "Nothing is ordered unless you approve.",
+        ]
+    ).strip()
 
 
 def _digest(value: Any) -> str:
@@ -210,9 +184,9 @@ DECISION_SCHEMA: dict[str, Any] = {
 }
 
 
-def elicitation_for(order: ApprovalOrder) -> ElicitRequest:
+def elicitation_for(order: OrderForApproval) -> ElicitRequest:
     return ElicitRequest(
-        params=ElicitRequestFormParams(message=order.message(), requested_schema=DECISION_SCHEMA)
+        params=ElicitRequestFormParams(message=approval_message(order), requested_schema=DECISION_SCHEMA)
     )
 
 
@@ -331,7 +305,7 @@ class ApprovalGate:
         self._codec = AESGCMRequestStateCodec([key])
         self._used: dict[str, float] = {}
 
-    def seal(self, tool: str, arguments: Mapping[str, Any] | None, order: ApprovalOrder) -> str:
+    def seal(self, tool: str, arguments: Mapping[str, Any] | None, order: OrderForApproval) -> str:
         now = self.clock()
         claims = {
             "v": _STATE_VERSION,
@@ -340,7 +314,7 @@ class ApprovalGate:
             "iat": now,
             "exp": now + self.ttl,
             "a": arguments_digest(tool, arguments),
-            "o": order.digest(),
+            "o": order_digest(order),
             "job": dict(order.job),
             "parts": order.part_ids,
         }
@@ -387,74 +361,13 @@ class ApprovalGate:
             raise approval_refusal("approval_replayed")
         self._used[sealed.nonce] = sealed.expires_at
 
-    def check_order(self, sealed: SealedApproval, order: ApprovalOrder) -> None:
+    def check_order(self, sealed: SealedApproval, order: OrderForApproval) -> None:
         """The order about to be placed must be the one the person saw."""
-        if sealed.order != order.digest():
+        if sealed.order != order_digest(order):
             raise approval_refusal("approval_mismatch")
 
 
-def total_of(lines: Sequence[OrderLine]) -> str:
-    total = sum((Decimal(ln.price) * ln.quantity for ln in lines), Decimal(0))
-    return f"{total.quantize(Decimal('0.01'))}"
-
-
 # --- one tools/call: the seam place_procurement calls -------------------------------------------
-
-
-class _LineData(Protocol):
-    @property
-    def sellable_id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def job_part_ids(self) -> Sequence[str]: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def trade_price(self) -> str: ...
-
-
-class OrderData(Protocol):
-    """The shape of the tools' ``OrderForApproval`` (read-only), without importing the tools."""
-
-    @property
-    def job(self) -> Mapping[str, str]: ...
-    @property
-    def supplier_business_id(self) -> str: ...
-    @property
-    def supplier_name(self) -> str | None: ...
-    @property
-    def lines(self) -> Sequence[_LineData]: ...
-    @property
-    def total(self) -> str: ...
-    @property
-    def currency(self) -> str | None: ...
-    @property
-    def is_extension(self) -> bool: ...
-
-
-def approval_order(order: OrderData) -> ApprovalOrder:
-    job = dict(order.job)
-    label = f'external "{job["external"]}"' if "external" in job else f"id {job.get('id', '?')}"
-    return ApprovalOrder(
-        job=job,
-        job_label=label,
-        supplier_id=order.supplier_business_id,
-        supplier_name=order.supplier_name,
-        lines=tuple(
-            OrderLine(ln.sellable_id, ln.name, tuple(ln.job_part_ids), ln.quantity, ln.trade_price)
-            for ln in order.lines
-        ),
-        total=order.total,
-        currency=order.currency,
-        is_extension=order.is_extension,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    status: Literal["approved", "declined", "off", "not_requested (host cannot ask)"]
-    detail: str | None = None
 
 
 class AskHost(Exception):
@@ -488,25 +401,25 @@ class ApprovalRound:
     answer: object = None
     outcome: str | None = None
 
-    async def approve_order(self, order: OrderData) -> Decision:
-        decision = await self._decide(approval_order(order))
+    async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
+        decision = await self._decide(order)
         self.outcome = decision.status if decision.detail is None else f"{decision.status}: {decision.detail}"
         return decision
 
-    async def _decide(self, order: ApprovalOrder) -> Decision:
+    async def _decide(self, order: OrderForApproval) -> ApprovalOutcome:
         gate = self.gate
         if gate.policy == "off":
-            return Decision("off")
+            return ApprovalOutcome(status="off")
         if self.verified is not None:
             gate.check_order(self.verified, order)
             gate.spend(self.verified)
             status, detail = decision_of(self.answer)
-            return Decision(status, detail)
+            return ApprovalOutcome(status=status, detail=detail)
         if not self.can_ask:
             if gate.policy == "require":
                 self.outcome = "refused: approval_unavailable"
                 raise approval_refusal("approval_unavailable")
-            return Decision(NOT_REQUESTED)
+            return ApprovalOutcome(status=NOT_REQUESTED)
         if self.modern:
             self.outcome = "requested"
             raise AskHost(
@@ -526,9 +439,9 @@ class ApprovalRound:
             raise approval_refusal("approval_expired") from None
         except MCPError as exc:  # the host declared elicitation, then refused to ask
             log.info("the host could not ask for approval: %s", exc.error.code)
-            return Decision("declined", "the host did not ask the person")
+            return ApprovalOutcome(status="declined", detail="the host did not ask the person")
         status, detail = decision_of(answer)
-        return Decision(status, detail)
+        return ApprovalOutcome(status=status, detail=detail)
 
 
 async def open_round(

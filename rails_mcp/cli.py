@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import sys
 import types
@@ -221,7 +220,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
 
     controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
     rails = open_rails(settings)
-    hub = ResourceHub(rails.client)
+    hub = ResourceHub(rails.client, suppliers=rails.suppliers)
     server = build_server(
         rails,
         hub=hub,
@@ -555,7 +554,3 @@ def config_command(
     click.echo(
         f'rails-mcp: wrote server "{name}" into {plan.path}{kept}; restart the host to load it', err=True
     )
-
-
-def dump_json(data: object) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -31,9 +31,9 @@ __all__ = [
     "ENV_PREFIX",
     "SECRET_FIELDS",
     "TENANT_PATTERN",
+    "ApprovalPolicy",
     "ConfigError",
     "CredentialPair",
-    "OrderApproval",
     "Settings",
     "check_tenant",
     "env_name",
@@ -48,7 +48,8 @@ __all__ = [
 EMBEDDED: Final = "embedded"
 ENV_PREFIX: Final = "RAILS_"
 
-OrderApproval = Literal["ask", "require", "off"]
+#: Human approval of an order: ask when the host can, require (refuse when it cannot), or off.
+ApprovalPolicy = Literal["ask", "require", "off"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -165,7 +166,7 @@ class Settings(BaseSettings):
 
     # --- spending controls -----------------------------------------------------------------
     order_approval: Annotated[
-        OrderApproval,
+        ApprovalPolicy,
         Field(
             description="Human approval of place_procurement: ask (when the host can ask), "
             "require (refuse when it cannot) or off."

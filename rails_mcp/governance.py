@@ -50,10 +50,9 @@ class CallRecord:
         if self.round is None:
             return ApprovalOutcome(status="off")
         try:
-            decision = await self.round.approve_order(order)
+            return await self.round.approve_order(order)
         except AskHost as ask:
             raise InputNeeded(ask.result) from None
-        return ApprovalOutcome(status=decision.status, detail=decision.detail)
 
 
 @dataclass

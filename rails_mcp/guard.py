@@ -16,6 +16,7 @@ from dataclasses import field as dataclass_field
 from decimal import Decimal
 from uuid import UUID
 
+from rails_mcp.present import money, order_total
 from rails_mcp.wire.models import (
     BasketsLatestGetResponseV1,
     BuyerProcurementV1,
@@ -86,14 +87,6 @@ class GuardRefusal(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-def money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01'))}"
-
-
-def _offer_total(offers: Iterable[OfferV1]) -> Decimal:
-    return sum((Decimal(o.trade_price) * o.quantity for o in offers), Decimal(0))
 
 
 def confirmable_offers_for_parts(
@@ -209,7 +202,7 @@ def plan_placement(
             field="offer_selections",
             alternatives=alternatives,
         )
-    return PlacementPlan(supplier, tuple(chosen), _offer_total(chosen))
+    return PlacementPlan(supplier, tuple(chosen), order_total(chosen))
 
 
 def _check_matches(sel: SelectionRequest, offer: OfferV1, where: str) -> None:
@@ -260,7 +253,7 @@ def _fix_with_alternatives(
     fix = f"{lead}: {names} — example_arguments holds that selection."
     replaced = [o for o in chosen if o not in alternatives]
     if replaced:  # another supplier's offer at another price: the person's decision, so say so
-        was, now = _offer_total(chosen), _offer_total(alternatives)
+        was, now = order_total(chosen), order_total(alternatives)
         delta = now - was
         gone = ", ".join(f"{o.name} at {o.trade_price}" for o in replaced)
         fix += (

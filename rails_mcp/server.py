@@ -214,7 +214,11 @@ def schema_fingerprint() -> str:
     """A digest of everything the published schemas are generated from (code and pydantic)."""
     root = Path(__file__).parent
     digest = hashlib.sha256(pydantic.VERSION.encode())
-    sources = [root / "server.py", *(sorted((root / d).glob("*.py")) for d in ("tools", "errors", "wire"))]
+    sources = [
+        root / "server.py",
+        root / "present.py",
+        *(sorted((root / d).glob("*.py")) for d in ("tools", "errors", "wire")),
+    ]
     for path in sorted(p for group in sources for p in ([group] if isinstance(group, Path) else group)):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -422,7 +426,7 @@ def build_server(
     gate; ``None`` = approval off) and ``audit`` (one JSON line per tool call) govern what
     the agent may do; ``transport`` is what the audit log records.
     """
-    hub = hub if hub is not None else ResourceHub(rails.client)
+    hub = hub if hub is not None else ResourceHub(rails.client, suppliers=rails.suppliers)
     governance = Governance(rails, controls or Controls(), approval, audit, transport)
     by_name = {tool.name: tool for tool in tools}
     visible = [tool.name for tool in tools if governance.lists(tool)]

@@ -63,8 +63,9 @@ from rails_mcp.resources.guides import (
     TOOLS_GUIDE,
 )
 from rails_mcp.resources.views import (
+    ConfirmableSuppliers,
     basket_view,
-    confirmable_suppliers,
+    invoices_view,
     job_uri,
     job_view,
     parts_view,
@@ -174,7 +175,13 @@ def _uuid(value: str, what: str) -> UUID:
 class ResourceHub:
     """Resources, the get_started prompt, subscriptions and per-procurement event history."""
 
-    def __init__(self, client: RailsClient, *, seeded_job: str | None = SEEDED_JOB_EXTERNAL) -> None:
+    def __init__(
+        self,
+        client: RailsClient,
+        *,
+        seeded_job: str | None = SEEDED_JOB_EXTERNAL,
+        suppliers: ConfirmableSuppliers | None = None,
+    ) -> None:
         self.client = client
         self._log = EventLog()
         self._bus = InMemorySubscriptionBus()
@@ -185,7 +192,8 @@ class ResourceHub:
         self._seeded_job = seeded_job
         self._webhook_secrets: list[str] = []
         self._seen_events: OrderedDict[str, None] = OrderedDict()
-        self._confirmable: frozenset[UUID] | None = None
+        #: Shared with the tools when given, so the supplier credential is read once.
+        self._suppliers = suppliers if suppliers is not None else ConfirmableSuppliers(client)
         self._entries = self._catalogue()
 
     # --- the catalogue -----------------------------------------------------------------------
@@ -383,9 +391,7 @@ class ResourceHub:
         )
 
     async def _confirmable_ids(self) -> frozenset[UUID]:
-        if self._confirmable is None:
-            self._confirmable = frozenset(b.id for b in await confirmable_suppliers(self.client))
-        return self._confirmable
+        return await self._suppliers.ids()
 
     def note_job(self, job_id: UUID, external: str | None) -> None:
         """Remember a job this server touched, so scenario://current shows it."""
@@ -430,13 +436,7 @@ class ResourceHub:
         listed = await self.client.repairer.procurements.invoices.list(
             procurement_identity=m.IdIdentity(id=pid)
         )
-        invoices: list[dict[str, Any]] = []
-        for inv in listed.items:
-            view = inv.model_dump(mode="json")
-            view["all_lines_matched"] = all(
-                li.reconciliation is m.LineReconciliation.MATCHED for li in inv.line_items
-            )
-            invoices.append(view)
+        invoices = invoices_view(listed.items)
         return _json(
             {
                 "procurement_id": str(pid),
@@ -455,7 +455,7 @@ class ResourceHub:
 
     async def _read_businesses(self, _: dict[str, str]) -> str:
         sites = await self.client.businesses.list()
-        confirmable = await confirmable_suppliers(self.client)
+        confirmable = await self._suppliers.businesses()
         return _json(
             {
                 "repairer_sites": [b.model_dump(mode="json") for b in sites.items],
@@ -469,9 +469,8 @@ class ResourceHub:
 
     async def scenario(self) -> dict[str, Any]:
         """This tenant's world as the tools see it: jobs, parts, who confirms, what is ordered."""
-        suppliers = await confirmable_suppliers(self.client)
+        suppliers = await self._suppliers.businesses()
         confirmable = frozenset(b.id for b in suppliers)
-        self._confirmable = confirmable
         idents: list[m.Identity] = []
         if self._seeded_job is not None:
             idents.append(m.ExternalIdentity(external=self._seeded_job))

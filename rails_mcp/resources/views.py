@@ -1,23 +1,28 @@
-"""Live JSON views of the wire for the resources: each one read fresh through the client.
+"""The resources' JSON: the presenters of :mod:`rails_mcp.present` as plain JSON with links to
+the resources that read further, and the suppliers this server can confirm for.
 
-Plain functions over :class:`~rails_mcp.client.RailsClient` so that a resource read is the
-same handful of wire calls a tool would make, and nothing is cached that could go stale.
+Each view is built from a fresh read through the client; only the confirmable suppliers are
+kept, because a credential's organization does not change under it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
+import anyio
+
+from rails_mcp import present
 from rails_mcp.client import RailsClient
-from rails_mcp.guard import money, recommend_selection
+from rails_mcp.guard import recommend_selection
 from rails_mcp.wire import models as m
 
 __all__ = [
+    "ConfirmableSuppliers",
     "basket_view",
+    "invoices_view",
     "job_uri",
     "job_view",
     "parts_view",
@@ -34,12 +39,8 @@ def procurement_uri(procurement_id: UUID | str, tail: str = "") -> str:
     return f"rails://procurements/{procurement_id}{tail}"
 
 
-def _dump(model: m.BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")
-
-
 def job_view(job: m.JobV1) -> dict[str, Any]:
-    view = _dump(job)
+    view = present.job_view(job).model_dump(mode="json")
     if job.external_id:
         view["resources"] = {
             "parts": job_uri(job.external_id, "/parts"),
@@ -49,91 +50,59 @@ def job_view(job: m.JobV1) -> dict[str, Any]:
 
 
 def parts_view(parts: Sequence[m.PartV1]) -> dict[str, Any]:
-    counts = {s.value: 0 for s in m.PartStatusV1}
-    for p in parts:
-        counts[p.status.value] += 1
-    return {"parts": [_dump(p) for p in parts], "counts": counts}
-
-
-def _total(items: Sequence[m.SourceItemV1] | Sequence[m.OfferV1]) -> str:
-    return money(sum((Decimal(i.trade_price) * i.quantity for i in items), Decimal(0)))
+    views, counts = present.parts_view(parts)
+    return {"parts": [v.model_dump(mode="json") for v in views], "counts": counts.model_dump(mode="json")}
 
 
 def procurement_view(p: m.BuyerProcurementV1) -> dict[str, Any]:
     """The essentials of a procurement (buyer view), total computed from the lines."""
-    return {
-        "id": str(p.id),
-        "reference": p.reference,
-        "status": p.status.value,
-        "job_id": str(p.job_id),
-        "supplier": {"id": str(p.supplier_business.id), "name": p.supplier_business.name},
-        "currency_code": p.currency_code,
-        "total": _total(p.source_items),
-        "lines": [
-            {
-                "sellable_id": str(i.sellable_id),
-                "name": i.name,
-                "job_part_ids": [str(x) for x in i.job_part_ids],
-                "quantity": i.quantity,
-                "trade_price": i.trade_price,
-            }
-            for i in p.source_items
-        ],
-        "created_at": p.created_at,
-        "updated_at": p.updated_at,
-    }
+    return present.procurement_view(p).model_dump(mode="json")
+
+
+def invoices_view(invoices: Sequence[m.InvoiceV1]) -> list[dict[str, Any]]:
+    return [present.invoice_view(inv).model_dump(mode="json") for inv in invoices]
 
 
 def basket_view(
     basket: m.BasketsLatestGetResponseV1, parts: Sequence[m.PartV1], confirmable: frozenset[UUID]
 ) -> dict[str, Any]:
     """Offers grouped by supplier, who can confirm, the ready order and what it cannot cover."""
-    status = {p.id: p.status.value for p in parts}
-    suppliers: list[dict[str, Any]] = []
-    for s in basket.suppliers:
-        suppliers.append(
-            {
-                "business_id": str(s.business_id),
-                "name": s.name,
-                "confirmable": s.business_id in confirmable,
-                "offers": [
-                    {
-                        "sellable_id": str(o.sellable_id),
-                        "name": o.name,
-                        "job_part_ids": [str(x) for x in o.job_part_ids],
-                        "part_status": [status.get(x, "unknown") for x in o.job_part_ids],
-                        "quantity": o.quantity,
-                        "trade_price": o.trade_price,
-                    }
-                    for o in basket.offers
-                    if o.supplier_business_id == s.business_id
-                ],
-            }
-        )
-    ready = recommend_selection(basket, parts, confirmable)
-    covered = {pid for o in ready for pid in o.job_part_ids}
+    reading = present.basket_reading(
+        basket, parts, confirmable, recommend_selection(basket, parts, confirmable)
+    )
+    ready = {
+        "offers": [present.order_line(o).model_dump(mode="json") for o in reading.ready],
+        "total": reading.ready_total,
+    }
     return {
-        "suppliers": suppliers,
-        "ready_order": {
-            "offers": [
-                {"sellable_id": str(o.sellable_id), "name": o.name, "trade_price": o.trade_price}
-                for o in ready
-            ],
-            "total": _total(ready),
-        }
-        if ready
-        else None,
+        "suppliers": [s.model_dump(mode="json") for s in reading.suppliers],
+        "ready_order": ready if reading.ready else None,
         "estimated_parts_not_confirmable": [
-            {"id": str(p.id), "description": p.description}
-            for p in parts
-            if p.status is m.PartStatusV1.ESTIMATED and p.id not in covered
+            {"id": str(p.id), "description": p.description} for p in reading.not_confirmable
         ],
-        "currency_note": "trade_price is a bare decimal string: the basket carries no currency (D52).",
+        "currency_note": present.CURRENCY_NOTE,
     }
 
 
-async def confirmable_suppliers(client: RailsClient) -> list[m.BusinessV1]:
-    """Businesses the configured supplier credential confirms for (none without one)."""
-    if client.supplier_credentials is None:
-        return []
-    return list((await client.businesses.list(credential="supplier")).items)
+class ConfirmableSuppliers:
+    """Businesses the configured supplier credential confirms for (``businesses.list``).
+
+    Discovered from the credential, never hard-coded; read once and kept for the process
+    (none without a supplier credential). Tools and resources read it the same way.
+    """
+
+    def __init__(self, client: RailsClient) -> None:
+        self._client = client
+        self._listed: list[m.BusinessV1] | None = None
+        self._lock = anyio.Lock()
+
+    async def businesses(self) -> list[m.BusinessV1]:
+        async with self._lock:
+            if self._listed is None:
+                if self._client.supplier_credentials is None:
+                    return []
+                self._listed = list((await self._client.businesses.list(credential="supplier")).items)
+            return list(self._listed)
+
+    async def ids(self) -> frozenset[UUID]:
+        return frozenset(b.id for b in await self.businesses())

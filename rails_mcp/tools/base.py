@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from rails_mcp.errors import RepairableInput, ToolError
 from rails_mcp.errors.repair import IDENTIFIER_SHAPE, IDENTITY_SHAPE
+from rails_mcp.present import ApprovalOutcome, OrderForApproval, Shape
 from rails_mcp.resources import ResourceHub
 from rails_mcp.wire.models import ExternalIdentity, IdIdentity, VinIdentifier, VrmIdentifier
 
@@ -26,8 +27,8 @@ __all__ = [
     "InputNeeded",
     "JobRef",
     "OrderForApproval",
-    "OrderLine",
     "Reply",
+    "Shape",
     "ToolContext",
     "ToolDef",
     "ToolInput",
@@ -41,40 +42,7 @@ InT = TypeVar("InT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
 
 
-class Shape(BaseModel):
-    """Base of the tools' nested shapes: each pydantic schema is built on first use, not at
-    import (start-up builds none; the published schemas come from ``published_tools.json``)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
 # --- the human-approval seam -----------------------------------------------------------------
-
-
-class OrderLine(Shape):
-    sellable_id: str
-    name: str
-    job_part_ids: list[str]
-    quantity: int
-    trade_price: str
-
-
-class OrderForApproval(Shape):
-    """What a human is asked to approve before ``place_procurement`` writes to the wire."""
-
-    job: dict[str, str]
-    supplier_business_id: str
-    supplier_name: str | None
-    lines: list[OrderLine]
-    total: str
-    currency: str | None = None
-    is_extension: bool
-    arguments: dict[str, Any]
-
-
-class ApprovalOutcome(Shape):
-    status: Literal["approved", "declined", "off", "not_requested (host cannot ask)"]
-    detail: str | None = None
 
 
 async def no_approval(order: OrderForApproval) -> ApprovalOutcome:

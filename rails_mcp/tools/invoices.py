@@ -8,12 +8,13 @@ from uuid import UUID
 from pydantic import Field
 
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
+from rails_mcp.present import InvoiceView, invoice_view
 from rails_mcp.wire import models as m
 
 from .base import JOB_ALIASES, Identity, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
 from .procurements import PROCUREMENT_ALIASES
-from .views import InvoiceView, invoice_view, job_ctx, procurement_ctx, wire
+from .views import job_ctx, procurement_ctx, wire
 
 __all__ = ["RECONCILE_INVOICE"]
 

@@ -8,12 +8,13 @@ from uuid import UUID
 from pydantic import Field, StringConstraints
 
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
+from rails_mcp.present import JobView, job_view
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 
 from .base import JOB_ALIASES, JobRef, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
-from .views import JobView, job_ctx, job_view, wire
+from .views import job_ctx, wire
 
 __all__ = ["GET_REPAIR_JOB", "JOB_HELP", "JOB_REPAIRS", "OPEN_REPAIR_JOB", "JobInput"]
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictInt, StringConstraints
 
 from rails_mcp.errors import Repairs
+from rails_mcp.present import PartCounts, PartView, parts_view
 from rails_mcp.wire import models as m
 
 from .base import (
@@ -21,7 +22,7 @@ from .base import (
 )
 from .declare import declare
 from .jobs import JOB_HELP, JobInput
-from .views import PartCounts, PartView, job_ctx, parts_view, wire
+from .views import job_ctx, wire
 
 __all__ = ["IDENTIFY_PARTS", "LIST_PARTS", "Quantity"]
 

@@ -10,7 +10,18 @@ from pydantic import Field, StrictBool
 
 from rails_mcp.controls import check_spending_limit
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext, refusal_error, wire_error
-from rails_mcp.guard import GuardRefusal, SelectionRequest, check_confirmable, money, plan_placement
+from rails_mcp.guard import GuardRefusal, SelectionRequest, check_confirmable, plan_placement
+from rails_mcp.present import (
+    ApprovalStatus,
+    OrderForApproval,
+    PartView,
+    ProcurementView,
+    identity_view,
+    money,
+    order_line,
+    part_view,
+    procurement_view,
+)
 from rails_mcp.resources import ProcurementEvent
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import (
@@ -24,8 +35,6 @@ from rails_mcp.wire.errors import (
 from .base import (
     JOB_ALIASES,
     JobRef,
-    OrderForApproval,
-    OrderLine,
     Reply,
     Shape,
     ToolContext,
@@ -37,17 +46,7 @@ from .basket import basket_and_parts, selection_arguments
 from .declare import declare
 from .jobs import JOB_HELP, JobInput
 from .parts import Quantity
-from .views import (
-    PartView,
-    ProcurementView,
-    identity_view,
-    job_ctx,
-    order_line,
-    part_view,
-    procurement_ctx,
-    procurement_view,
-    wire,
-)
+from .views import job_ctx, procurement_ctx, wire
 
 __all__ = ["CONFIRM_PROCUREMENT", "LIST_PROCUREMENTS", "PLACE_PROCUREMENT", "TRACK_PROCUREMENT"]
 
@@ -124,7 +123,7 @@ class PlaceProcurementOutput(ToolOutput):
     would_place: Placement | None = None
     procurement: ProcurementView | None = None
     parts_ordered: list[str] | None = None
-    approval: Literal["approved", "declined", "off", "not_requested (host cannot ask)"] | None = Field(
+    approval: ApprovalStatus | None = Field(
         default=None, description="The human approval outcome; declined means nothing was placed."
     )
     placed: bool | None = None
@@ -177,7 +176,7 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
         job=identity_view(args.job).model_dump(mode="json"),
         supplier_business_id=str(plan.supplier_business_id),
         supplier_name=supplier_name,
-        lines=[order_line(o, OrderLine) for o in plan.offers],
+        lines=[order_line(o) for o in plan.offers],
         total=money(plan.total),
         currency=None,  # the basket carries no currency (D52)
         is_extension=True,

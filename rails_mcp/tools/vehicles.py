@@ -9,6 +9,7 @@ import anyio
 from pydantic import Field
 
 from rails_mcp.errors import Repairs, ToolFailure, WireContext
+from rails_mcp.present import BusinessView, OneKey, business_view
 from rails_mcp.wire import models as m
 
 from .base import (
@@ -21,7 +22,7 @@ from .base import (
     hints,
 )
 from .declare import declare
-from .views import BusinessView, OneKey, business_view, wire
+from .views import wire
 
 __all__ = ["LIST_BUSINESSES", "LIST_WORK_PROVIDERS", "PREPARE_VEHICLE"]
 

@@ -29,7 +29,8 @@ from mcp_types import (
     InputResponses,
 )
 
-from rails_mcp.approval import APPROVAL_INPUT_KEY, NOT_REQUESTED, ApprovalGate, ApprovalOrder, OrderLine
+from rails_mcp.approval import APPROVAL_INPUT_KEY, NOT_REQUESTED, ApprovalGate
+from rails_mcp.present import OrderForApproval, OrderLine
 from tests.support.mcp_support import JOB, QUICKSTART, READ_TOOLS, TOOL_NAMES, offer, part, pick
 from tests.support.process_support import clean_env, free_port, running
 from tests.support.secret_scan import SECRETS, scan_result
@@ -77,17 +78,20 @@ async def orders(client: Client) -> int:
     return len(data(await client.call_tool("list_procurements", {"job": JOB}))["procurements"])
 
 
-def quickstart_order() -> ApprovalOrder:
+def quickstart_line(offer_id: str, name: str, part_id: str, price: str) -> OrderLine:
+    return OrderLine(sellable_id=offer_id, name=name, job_part_ids=[part_id], quantity=1, trade_price=price)
+
+
+def quickstart_order() -> OrderForApproval:
     """The order the Quickstart placement shows the person (what a sealed state binds)."""
-    return ApprovalOrder(
+    return OrderForApproval(
         job=JOB,
-        job_label="",
-        supplier_id="0b000000-0000-4000-8000-000000000010",
+        supplier_business_id="0b000000-0000-4000-8000-000000000010",
         supplier_name="Christchurch Toyota — Parts",
-        lines=(
-            OrderLine(str(offer(0x07)), "Toyota Genuine Headlamp RH", (str(part(0x04)),), 1, "631.00"),
-            OrderLine(str(offer(0x0A)), "Toyota Genuine Radiator Support", (str(part(0x06)),), 1, "468.00"),
-        ),
+        lines=[
+            quickstart_line(str(offer(0x07)), "Toyota Genuine Headlamp RH", str(part(0x04)), "631.00"),
+            quickstart_line(str(offer(0x0A)), "Toyota Genuine Radiator Support", str(part(0x06)), "468.00"),
+        ],
         total="1099.00",
         currency=None,
         is_extension=True,

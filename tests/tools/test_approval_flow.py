@@ -29,8 +29,9 @@ from mcp_types import (
     InputResponses,
 )
 
-from rails_mcp.approval import APPROVAL_INPUT_KEY, NOT_REQUESTED, ApprovalGate, ApprovalPolicy
+from rails_mcp.approval import APPROVAL_INPUT_KEY, NOT_REQUESTED, ApprovalGate
 from rails_mcp.audit import AuditLog
+from rails_mcp.config import ApprovalPolicy
 from rails_mcp.controls import Controls
 from rails_mcp.server import build_server
 from tests.support.mcp_support import (

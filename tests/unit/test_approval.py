@@ -11,14 +11,13 @@ from mcp_types import ElicitRequestFormParams, ElicitResult
 from rails_mcp.approval import (
     KEY_FILE_NAME,
     ApprovalGate,
-    ApprovalOrder,
-    OrderLine,
     decision_of,
     elicitation_for,
     load_or_create_key,
 )
 from rails_mcp.config import ConfigError
 from rails_mcp.errors import ToolFailure
+from rails_mcp.present import OrderForApproval, OrderLine
 
 KEY = b"k" * 32
 ARGS = {
@@ -27,16 +26,19 @@ ARGS = {
 }
 
 
-def order(price: str = "631.00") -> ApprovalOrder:
-    return ApprovalOrder(
+def line(offer: str, name: str, part: str, price: str) -> OrderLine:
+    return OrderLine(sellable_id=offer, name=name, job_part_ids=[part], quantity=1, trade_price=price)
+
+
+def order(price: str = "631.00") -> OrderForApproval:
+    return OrderForApproval(
         job={"external": "CCC-2026-04817"},
-        job_label='external "CCC-2026-04817"',
-        supplier_id="0b000000-0000-4000-8000-000000000010",
+        supplier_business_id="0b000000-0000-4000-8000-000000000010",
         supplier_name="Christchurch Toyota — Parts",
-        lines=(
-            OrderLine("a", "Toyota Genuine Headlamp RH", ("p4",), 1, price),
-            OrderLine("b", "Toyota Genuine Radiator Support", ("p6",), 1, "468.00"),
-        ),
+        lines=[
+            line("a", "Toyota Genuine Headlamp RH", "p4", price),
+            line("b", "Toyota Genuine Radiator Support", "p6", "468.00"),
+        ],
         total="1099.00",
         currency=None,
         is_extension=True,
