@@ -264,3 +264,15 @@ async def test_listen_streams_are_closed_when_the_last_server_lifespan_ends(tmp_
             assert closed == [1, 1]
         finally:
             await rails.aclose()
+
+
+async def test_the_receiver_refuses_a_body_over_its_cap_unread(tmp_path: Path):
+    async with receiving(tmp_path) as (client, _, url):
+        raw = delivery(padding=300 * 1024)
+        async with httpx2.AsyncClient() as http:
+            answer = await http.post(
+                url, content=raw, headers={SIGNATURE_HEADER: sign(raw, REPAIRER_WEBHOOK_SECRET)}
+            )
+        tracked = await events_of(client)
+    assert (answer.status_code, answer.json()["reason"]) == (413, "body_too_large")
+    assert tracked.get("events", []) == []
