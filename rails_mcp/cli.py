@@ -213,14 +213,19 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
     from rails_mcp.approval import gate_from_settings
     from rails_mcp.audit import audit_from_settings
     from rails_mcp.controls import Controls
-    from rails_mcp.resources import ResourceHub, install_webhook_receiver
+    from rails_mcp.resources import SEEDED_JOB_EXTERNAL, ResourceHub, install_webhook_receiver
     from rails_mcp.runtime import open_rails
     from rails_mcp.server import build_server
     from rails_mcp.tools import TOOLS
 
     controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
     rails = open_rails(settings)
-    hub = ResourceHub(rails.client, suppliers=rails.suppliers)
+    # The demo job exists only in the embedded sandbox: a real API's scenario shows seen jobs.
+    hub = ResourceHub(
+        rails.client,
+        seeded_job=SEEDED_JOB_EXTERNAL if settings.base_url is None else None,
+        suppliers=rails.suppliers,
+    )
     server = build_server(
         rails,
         hub=hub,

@@ -1,14 +1,15 @@
 """What happened to each procurement, as this server learned it: the history track_procurement shows.
 
 Two sources feed it: the server's own writes (``place_procurement``, ``confirm_procurement``)
-and webhook deliveries from the wire, each recorded with when it arrived and whether its
-signature and timestamp verified. Bounded in memory: the wire stays the truth, this is the
-trail of how the server heard about it.
+and verified webhook deliveries, each re-read from the wire before it is recorded, so every
+status here is one the wire stated. Bounded in memory, per order by count and by bytes:
+the wire stays the truth, this is the trail of how the server heard about it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -17,15 +18,29 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from rails_mcp.wire.webhooks import rfc3339
 
-__all__ = ["MAX_EVENTS_PER_PROCUREMENT", "MAX_PROCUREMENTS", "EventLog", "ProcurementEvent"]
+__all__ = [
+    "MAX_BYTES_PER_PROCUREMENT",
+    "MAX_EVENTS_PER_PROCUREMENT",
+    "MAX_PROCUREMENTS",
+    "EventLog",
+    "History",
+    "ProcurementEvent",
+]
 
-#: Events kept per procurement (oldest dropped first).
+#: Events kept per procurement, oldest dropped first. An order's whole life (placed,
+#: confirmed, invoiced, each announced at least once to two integrations) is about a dozen
+#: events, so fifty keeps several lifetimes of redeliveries and still reads at a glance.
 MAX_EVENTS_PER_PROCUREMENT = 50
-#: Procurements with a history kept at once (least recently changed dropped first).
+#: Serialized bytes kept per procurement, oldest dropped first: a track_procurement result
+#: stays a few thousand tokens at most, whatever was delivered. A recorded event is a few
+#: hundred bytes, so the count bound usually bites first; this one holds if that changes.
+MAX_BYTES_PER_PROCUREMENT = 32 * 1024
+#: Procurements with a history kept at once (least recently changed dropped first): with the
+#: byte bound, the whole log stays under 32 MiB.
 MAX_PROCUREMENTS = 1000
 
 Source = Literal["server_write", "webhook"]
-Verification = Literal["server_write", "verified", "unverified"]
+Verification = Literal["server_write", "verified"]
 
 
 class ProcurementEvent(BaseModel):
@@ -36,7 +51,7 @@ class ProcurementEvent(BaseModel):
     at: str = Field(description="When this server recorded the change (RFC 3339, UTC).")
     source: Source = Field(
         description='"server_write": this server made the call itself; "webhook": a signed delivery '
-        "from the Rails API arrived."
+        "from the Rails API arrived and the order was re-read from the API."
     )
     action: str = Field(
         description='What happened: "placed" or "confirmed" for server writes; the webhook event type '
@@ -44,17 +59,14 @@ class ProcurementEvent(BaseModel):
     )
     status: str | None = Field(
         default=None,
-        description="The procurement status the change reported (order_requested, order_confirmed, "
-        "cancelled), when known.",
+        description="The procurement status the Rails API stated for this change (order_requested, "
+        "order_confirmed, cancelled): the write's answer, or the order re-read after a delivery. "
+        "Absent when the API could not be read.",
     )
     verification: Verification = Field(
-        description='"server_write" for the server\'s own calls; for webhooks "verified" (signature '
-        'and 5-minute timestamp window checked) or "unverified" (rejected, see reason; not acted on).'
-    )
-    reason: str | None = Field(
-        default=None,
-        description="Why an unverified delivery failed (bad_signature, timestamp_too_old, ...); null "
-        "otherwise.",
+        description='"server_write" for the server\'s own calls; "verified" for a webhook whose '
+        "signature and 5-minute timestamp window checked. Deliveries that fail either check are "
+        "refused and never recorded."
     )
     event_id: str | None = Field(
         default=None, description="The webhook envelope's event id (for dedup); null for server writes."
@@ -79,26 +91,68 @@ def now_rfc3339(moment: datetime | None = None) -> str:
     return rfc3339(moment or datetime.now(UTC))
 
 
-class EventLog:
-    """Per-procurement, bounded, de-duplicated by webhook event id."""
+@dataclass(frozen=True, slots=True)
+class History:
+    """One procurement's kept events, oldest first, and how many older ones were dropped."""
 
-    def __init__(self) -> None:
-        self._by_procurement: OrderedDict[UUID, list[ProcurementEvent]] = OrderedDict()
+    events: list[ProcurementEvent] = field(default_factory=list[ProcurementEvent])
+    truncated: int = 0
+
+
+@dataclass(slots=True)
+class _Trail:
+    events: list[ProcurementEvent] = field(default_factory=list[ProcurementEvent])
+    sizes: list[int] = field(default_factory=list[int])
+    dropped: int = 0
+
+    def trim(self, max_events: int, max_bytes: int) -> None:
+        """Drop the oldest events until both bounds hold (the newest one always stays)."""
+        total = sum(self.sizes)
+        while len(self.events) > 1 and (len(self.events) > max_events or total > max_bytes):
+            total -= self.sizes.pop(0)
+            self.events.pop(0)
+            self.dropped += 1
+
+
+class EventLog:
+    """Per-procurement, bounded by count and bytes, de-duplicated by webhook event id."""
+
+    def __init__(
+        self,
+        *,
+        max_events: int = MAX_EVENTS_PER_PROCUREMENT,
+        max_bytes: int = MAX_BYTES_PER_PROCUREMENT,
+        max_procurements: int = MAX_PROCUREMENTS,
+    ) -> None:
+        self._by_procurement: OrderedDict[UUID, _Trail] = OrderedDict()
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self._max_procurements = max_procurements
 
     def record(self, procurement_id: UUID, event: ProcurementEvent) -> bool:
         """Append ``event``; a repeat of a known event id only bumps its count. True if new."""
-        events = self._by_procurement.pop(procurement_id, [])
-        self._by_procurement[procurement_id] = events
-        if event.event_id is not None:
-            for i, seen in enumerate(events):
-                if seen.event_id == event.event_id and seen.verification == event.verification:
-                    events[i] = seen.model_copy(update={"deliveries": seen.deliveries + 1})
-                    return False
-        events.append(event)
-        del events[:-MAX_EVENTS_PER_PROCUREMENT]
-        while len(self._by_procurement) > MAX_PROCUREMENTS:
+        trail = self._by_procurement.pop(procurement_id, None) or _Trail()
+        self._by_procurement[procurement_id] = trail
+        if event.event_id is not None and self.redelivered(procurement_id, event.event_id):
+            return False
+        trail.events.append(event)
+        trail.sizes.append(len(event.model_dump_json()))
+        trail.trim(self._max_events, self._max_bytes)
+        while len(self._by_procurement) > self._max_procurements:
             self._by_procurement.popitem(last=False)
         return True
 
-    def history(self, procurement_id: UUID) -> list[ProcurementEvent]:
-        return list(self._by_procurement.get(procurement_id, ()))
+    def redelivered(self, procurement_id: UUID, event_id: str) -> bool:
+        """Count one more delivery of a recorded event; False if it is not (or no longer) kept."""
+        events = trail.events if (trail := self._by_procurement.get(procurement_id)) else []
+        for i, known in enumerate(events):
+            if known.event_id == event_id:
+                events[i] = known.model_copy(update={"deliveries": known.deliveries + 1})
+                return True
+        return False
+
+    def history(self, procurement_id: UUID) -> History:
+        trail = self._by_procurement.get(procurement_id)
+        if trail is None:
+            return History()
+        return History(list(trail.events), trail.dropped)

@@ -1,16 +1,19 @@
 """A loopback webhook receiver the MCP server can run, and the call that subscribes it.
 
-When the server talks to a Rails sandbox over HTTP (``RAILS_BASE_URL`` set to a local
+When the server talks to a Rails sandbox (embedded, or ``RAILS_BASE_URL`` set to a local
 ``rails-mcp sandbox``), it can listen on ``127.0.0.1:<free port>`` and subscribe that URL
 with ``POST {base}/__webhooks/subscribe``; every delivery then goes through
 :meth:`ResourceHub.receive_webhook` (signature and replay window checked with
-:func:`rails_mcp.webhooks.verify`). A deliberately tiny HTTP/1.1 server on anyio: one POST,
-size-capped, loopback only, so the MCP server needs no web framework for it.
+:func:`rails_mcp.webhooks.verify`, then what it names re-read from the wire). One Starlette
+route served by uvicorn (h11): a head over 16 KiB is refused (h11 stops one still arriving,
+the route one that came in a single read), a non-numeric ``Content-Length`` is answered 400
+by h11, and bodies are capped and read under a deadline here.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, cast
@@ -18,19 +21,62 @@ from typing import Any, cast
 import anyio
 import anyio.abc
 import httpx2
+import uvicorn
 from mcp.server import Server
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from rails_mcp.client import RailsClient
 from rails_mcp.resources.hub import ResourceHub
 from rails_mcp.wire.webhooks import SIGNATURE_HEADER
 
-__all__ = ["MAX_BODY", "WebhookReceiver", "WebhookSetupError", "install_webhook_receiver", "receive_webhooks"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_HEAD",
+    "WebhookReceiver",
+    "WebhookSetupError",
+    "install_webhook_receiver",
+    "receive_webhooks",
+]
 
 log = logging.getLogger("rails_mcp.resources")
 
+#: A delivery is a small envelope of identifiers; anything larger is refused unread.
 MAX_BODY = 256 * 1024
+#: The request line and headers together (h11's incomplete-event limit).
 MAX_HEAD = 16 * 1024
+#: A body must arrive within this long (a sender that trickles is cut off).
 READ_TIMEOUT_S = 10.0
+#: How long a stopping receiver waits for a delivery in flight.
+SHUTDOWN_GRACE_S = 2
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "reason": reason}, status_code=status)
+
+
+def _head_size(request: Request) -> int:
+    """The request line and headers as sent, near enough (h11 stops only a head still arriving)."""
+    line = len(request.method) + len(request.url.path) + len(request.url.query) + 12
+    return line + sum(len(name) + len(value) + 4 for name, value in request.headers.raw)
+
+
+async def _body(request: Request) -> bytes | JSONResponse:
+    """The raw body, or the answer refusing it (too large, too slow)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and int(declared) > MAX_BODY:  # h11 has already refused a non-number
+        return _refuse(413, "body_too_large")
+    body = bytearray()
+    with anyio.move_on_after(READ_TIMEOUT_S) as deadline:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return _refuse(413, "body_too_large")
+    if deadline.cancelled_caught:
+        return _refuse(408, "body_timeout")
+    return bytes(body)
 
 
 class WebhookReceiver:
@@ -40,59 +86,66 @@ class WebhookReceiver:
         self.hub = hub
         self.host = host
         self.port = port
-        self.deliveries = 0
+        self.app = Starlette(routes=[Route("/webhooks", self._deliver, methods=["POST"])])
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/webhooks"
 
-    async def serve(self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Listen until cancelled; ``task_status.started`` gets the URL once bound."""
-        listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
-        async with listener:
-            self.port = int(listener.extra(anyio.abc.SocketAttribute.local_port))  # noqa: S610
-            task_status.started(self.url)
-            await listener.serve(self._handle)
-
-    async def _handle(self, stream: anyio.abc.SocketStream) -> None:
-        async with stream:
-            try:
-                with anyio.fail_after(READ_TIMEOUT_S):
-                    status, body = await self._exchange(stream)
-            except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, OSError, ValueError):
-                return
-            reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 413: "Too Large"}
-            head = (
-                f"HTTP/1.1 {status} {reason.get(status, 'OK')}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            try:
-                await stream.send(head.encode() + body)
-            except (anyio.BrokenResourceError, OSError):
-                return
-
-    async def _exchange(self, stream: anyio.abc.SocketStream) -> tuple[int, bytes]:
-        buffer = b""
-        while b"\r\n\r\n" not in buffer:
-            if len(buffer) > MAX_HEAD:
-                return 413, b'{"ok":false,"reason":"head_too_large"}'
-            buffer += await stream.receive()
-        head, _, rest = buffer.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, path, *_ = lines[0].split(" ")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-        if method != "POST" or path.split("?")[0] != "/webhooks":
-            return 404, b'{"ok":false,"reason":"not_found"}'
-        length = int(headers.get("content-length", "0"))
-        if length > MAX_BODY:
-            return 413, b'{"ok":false,"reason":"body_too_large"}'
-        while len(rest) < length:
-            rest += await stream.receive()
-        receipt = await self.hub.receive_webhook(rest[:length], headers.get(SIGNATURE_HEADER))
-        self.deliveries += 1
+    async def _deliver(self, request: Request) -> JSONResponse:
+        if _head_size(request) > MAX_HEAD:
+            return _refuse(431, "head_too_large")
+        try:
+            body = await _body(request)
+        except ClientDisconnect:
+            return _refuse(400, "disconnected")
+        if isinstance(body, JSONResponse):
+            return body
+        receipt = await self.hub.receive_webhook(body, request.headers.get(SIGNATURE_HEADER))
         if not receipt.verified:
-            return 401, f'{{"ok":false,"reason":"{receipt.reason}"}}'.encode()
-        return 200, b'{"ok":true,"duplicate":true}' if receipt.duplicate else b'{"ok":true}'
+            return _refuse(401, receipt.reason or "unverified")
+        if receipt.retry:
+            return _refuse(503, receipt.reason or "retry")
+        return JSONResponse({"ok": True, "duplicate": True} if receipt.duplicate else {"ok": True})
+
+    def _config(self) -> uvicorn.Config:
+        return uvicorn.Config(
+            self.app,
+            http="h11",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            h11_max_incomplete_event_size=MAX_HEAD,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+            limit_concurrency=64,
+        )
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Listen until cancelled; ``task_status.started`` gets the URL once bound.
+
+        uvicorn's public ``startup``/``main_loop``/``shutdown`` steps, not ``serve``: the
+        receiver runs inside the MCP server, whose process owns the signal handlers.
+        """
+        config = self._config()
+        config.load()
+        server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            self.port = int(sock.getsockname()[1])
+            await server.startup(sockets=[sock])
+            try:
+                task_status.started(self.url)
+                await server.main_loop()
+            finally:
+                server.should_exit = True
+                with anyio.CancelScope(shield=True):
+                    await server.shutdown(sockets=[sock])
 
 
 class WebhookSetupError(Exception):

@@ -22,7 +22,7 @@ from rails_mcp.present import (
     part_view,
     procurement_view,
 )
-from rails_mcp.resources import ProcurementEvent
+from rails_mcp.resources import History, ProcurementEvent
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import (
     MalformedResponse,
@@ -362,6 +362,11 @@ class TrackProcurementOutput(ToolOutput):
         description="What this server learned about the order, oldest first: its own writes (placed, "
         "confirmed) and webhook deliveries, each with when and whether it verified.",
     )
+    events_truncated: int | None = Field(
+        default=None,
+        description="How many older events were dropped to keep the history bounded (50 events, 32 KiB "
+        "per order); absent when nothing was dropped.",
+    )
     next_tool: Literal["confirm_procurement", "reconcile_invoice"] | None = None
 
 
@@ -385,9 +390,12 @@ async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Re
         )
     nxt = "confirm_procurement" if p.status is m.ProcurementStatus.ORDER_REQUESTED else "reconcile_invoice"
     view = procurement_view(p)
-    events = ctx.hub.history(p.id) if ctx.hub is not None else []
+    history = ctx.hub.history(p.id) if ctx.hub is not None else History()
+    output = TrackProcurementOutput(view=args.view, procurement=view, events=history.events, next_tool=nxt)
+    if history.truncated:  # set only when it applies: unset fields are left out of the result
+        output.events_truncated = history.truncated
     return Reply(
-        TrackProcurementOutput(view=args.view, procurement=view, events=events, next_tool=nxt),
+        output,
         f"{p.reference} is {p.status.value} ({view.total} {p.currency_code}).",
     )
 

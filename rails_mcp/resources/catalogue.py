@@ -1,0 +1,258 @@
+"""The catalogue: every resource and template this server lists, as data naming its reader.
+
+Each entry says what a client sees in ``resources/list`` or ``resources/templates/list``
+(name, title, description, type, priority, cache hints) and which reader answers a read
+(:mod:`rails_mcp.resources.readers` implements them, one per :data:`ReaderName`). URIs are
+matched with the SDK's RFC 6570 :class:`mcp.UriTemplate`, so a variable is percent-decoded
+and never spans a ``/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mcp import MCPError, UriTemplate
+from mcp_types import INVALID_PARAMS, Annotations, Resource, ResourceTemplate
+
+__all__ = [
+    "ENTRIES",
+    "GUIDE_TTL_MS",
+    "SCENARIO_URI",
+    "Entry",
+    "ReaderName",
+    "match",
+    "resource_templates",
+    "resources",
+]
+
+SCENARIO_URI = "scenario://current"
+JSON = "application/json"
+MARKDOWN = "text/markdown"
+#: ``_meta`` key on every listed resource and template: how long a read stays fresh.
+CACHE_META = "rails-mcp/cache"
+#: Static guides change only with the package: a client may keep them for an hour.
+GUIDE_TTL_MS = 3_600_000
+
+ReaderName = Literal[
+    "lifecycle_guide",
+    "errors_guide",
+    "tools_guide",
+    "scenario",
+    "businesses",
+    "work_providers",
+    "job",
+    "parts",
+    "basket",
+    "procurement",
+    "invoices",
+    "events",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One resource or template: what is listed, and which reader answers a read."""
+
+    uri: str  # the URI, or the RFC 6570 template
+    name: str
+    title: str
+    description: str
+    mime_type: str
+    priority: float
+    live: bool
+    reader: ReaderName
+
+    @property
+    def template(self) -> UriTemplate | None:
+        return _TEMPLATES.get(self.uri)
+
+    @property
+    def ttl_ms(self) -> int:
+        return 0 if self.live else GUIDE_TTL_MS
+
+    @property
+    def scope(self) -> Literal["public", "private"]:
+        return "private" if self.live else "public"
+
+    def listing(self) -> dict[str, Any]:
+        """What a resource and a template list alike (all but the URI's own key)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "mime_type": self.mime_type,
+            "annotations": Annotations(audience=["assistant"], priority=self.priority),
+            "_meta": {CACHE_META: {"ttlMs": self.ttl_ms, "scope": self.scope, "live": self.live}},
+        }
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "guide://lifecycle",
+        "lifecycle",
+        "How to drive a parts order",
+        "Read first. The loop from open_repair_job to a reconciled invoice, the "
+        "single-confirmable-supplier guard, the proposed-extension banner, and when a person "
+        "must approve (placing and confirming).",
+        MARKDOWN,
+        1.0,
+        False,
+        "lifecycle_guide",
+    ),
+    Entry(
+        SCENARIO_URI,
+        "scenario",
+        "This tenant's scenario, live",
+        "The jobs this server has seen (opened, read or ordered for here; with the embedded "
+        "sandbox, its demo job too): parts and their status, which supplier can confirm, the "
+        "ready order and its total, parts no confirmable supplier offers, and every procurement "
+        "with its status. Read live from the wire; subscribe to hear when an order changes.",
+        JSON,
+        0.9,
+        True,
+        "scenario",
+    ),
+    Entry(
+        "guide://errors",
+        "errors",
+        "Errors and how to recover",
+        "The shape of a failed tool result (code, message, fix, retryable, example_arguments) "
+        "and what to do for each code you will meet.",
+        MARKDOWN,
+        0.6,
+        False,
+        "errors_guide",
+    ),
+    Entry(
+        "guide://tools",
+        "tools",
+        "The thirteen tools at a glance",
+        "One line per tool: what it is for, whether it writes, which are proposed extensions "
+        "and which need a person's approval.",
+        MARKDOWN,
+        0.5,
+        False,
+        "tools_guide",
+    ),
+    Entry(
+        "rails://businesses",
+        "businesses",
+        "Repairer sites and confirmable suppliers",
+        "The repairer's sites (repairer_site_id for open_repair_job) and the suppliers the "
+        "configured supplier credential can confirm orders for. Live.",
+        JSON,
+        0.4,
+        True,
+        "businesses",
+    ),
+    Entry(
+        "rails://work-providers",
+        "work-providers",
+        "Work providers (insurers)",
+        "The insurers a job can name as work_provider_id; cash jobs name none. Live.",
+        JSON,
+        0.3,
+        True,
+        "work_providers",
+    ),
+    Entry(
+        "rails://jobs/{external}",
+        "job",
+        "A repair job",
+        "The job header by your external reference (URL-encoded): claim, vehicle, site, work "
+        "provider, with links to its parts and basket. Live.",
+        JSON,
+        0.7,
+        True,
+        "job",
+    ),
+    Entry(
+        "rails://jobs/{external}/parts",
+        "job-parts",
+        "A job's parts",
+        "Every part of the job with its status (estimated or ordered) and counts. Live.",
+        JSON,
+        0.7,
+        True,
+        "parts",
+    ),
+    Entry(
+        "rails://jobs/{external}/basket",
+        "job-basket",
+        "A job's priced basket",
+        "Offers grouped by supplier, each supplier marked confirmable or not, the ready order "
+        "(what place_procurement's ready_selection places) with its total, and the estimated "
+        "parts no confirmable supplier offers. No currency: the basket's trade prices are bare "
+        "decimals. Live.",
+        JSON,
+        0.8,
+        True,
+        "basket",
+    ),
+    Entry(
+        "rails://procurements/{id}",
+        "procurement",
+        "A procurement (order)",
+        "One order, buyer view: status, supplier, lines, total and currency, plus the event "
+        "history this server recorded. Subscribe to be told when it changes (placed, "
+        "confirmed, a webhook arrived). Live.",
+        JSON,
+        0.8,
+        True,
+        "procurement",
+    ),
+    Entry(
+        "rails://procurements/{id}/invoices",
+        "procurement-invoices",
+        "A procurement's invoices",
+        "Invoices and credit notes of one order (proposed extension): status, totals, and "
+        "whether every line is matched. Empty until the order is confirmed. Live.",
+        JSON,
+        0.6,
+        True,
+        "invoices",
+    ),
+    Entry(
+        "rails://procurements/{id}/events",
+        "procurement-events",
+        "A procurement's event history",
+        "What this server learned about one order and when: its own writes (placed, confirmed) "
+        "and verified webhook deliveries, each with the status the API stated when re-read. "
+        "Newest last; the oldest are dropped past a bound, and events_truncated says how many.",
+        JSON,
+        0.5,
+        True,
+        "events",
+    ),
+)
+
+_TEMPLATES: dict[str, UriTemplate] = {
+    e.uri: UriTemplate.parse(e.uri) for e in ENTRIES if UriTemplate.is_template(e.uri)
+}
+
+
+def resources() -> list[Resource]:
+    return [Resource(uri=e.uri, **e.listing()) for e in ENTRIES if e.template is None]
+
+
+def resource_templates() -> list[ResourceTemplate]:
+    return [ResourceTemplate(uri_template=e.uri, **e.listing()) for e in ENTRIES if e.template is not None]
+
+
+def match(uri: str) -> tuple[Entry, dict[str, str]]:
+    """The entry that answers ``uri`` and its decoded variables; an unknown URI is ``invalid params``."""
+    for entry in ENTRIES:
+        template = entry.template
+        if template is None:
+            if entry.uri == uri:
+                return entry, {}
+            continue
+        found = template.match(uri)
+        if found is not None and all(isinstance(v, str) and v for v in found.values()):
+            return entry, {k: v for k, v in found.items() if isinstance(v, str)}
+    raise MCPError(
+        INVALID_PARAMS,
+        f"No resource {uri[:120]!r}. List them with resources/list and resources/templates/list; "
+        "start with guide://lifecycle or scenario://current.",
+    )

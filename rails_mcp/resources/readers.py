@@ -1,0 +1,253 @@
+"""The readers: what each catalogue entry answers, read live from the wire through the client.
+
+One reader per :data:`~rails_mcp.resources.catalogue.ReaderName`; a resource read is the
+same handful of wire calls a tool would make, so nothing is cached that could go stale
+(only which suppliers the supplier credential confirms for, which does not change while
+the server runs). The jobs this server has seen are kept here too: they are what
+``scenario://current`` shows, since the wire has no call that lists a tenant's jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any, assert_never
+from uuid import UUID
+
+from mcp import MCPError
+from mcp_types import INVALID_PARAMS
+
+from rails_mcp.client import RailsClient
+from rails_mcp.resources.catalogue import ReaderName
+from rails_mcp.resources.events import EventLog, History, now_rfc3339
+from rails_mcp.resources.guides import ERRORS_GUIDE, LIFECYCLE_GUIDE, TOOLS_GUIDE
+from rails_mcp.resources.views import (
+    ConfirmableSuppliers,
+    basket_view,
+    invoices_view,
+    job_uri,
+    job_view,
+    parts_view,
+    procurement_uri,
+    procurement_view,
+)
+from rails_mcp.wire import models as m
+from rails_mcp.wire.errors import NotFound
+
+__all__ = ["MAX_KNOWN_JOBS", "KnownJobs", "Readers", "history_view"]
+
+#: Jobs scenario://current shows at most (the most recently touched).
+MAX_KNOWN_JOBS = 50
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _uuid(value: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise MCPError(INVALID_PARAMS, f"{what} must be a UUID, got {value[:60]!r}.") from None
+
+
+def history_view(history: History) -> dict[str, Any]:
+    """A procurement's events as a resource shows them, with how many older ones were dropped."""
+    view: dict[str, Any] = {"events": [e.model_dump(mode="json") for e in history.events]}
+    if history.truncated:
+        view["events_truncated"] = history.truncated
+    return view
+
+
+class KnownJobs:
+    """Jobs this server has touched (id → external reference), newest last, bounded."""
+
+    def __init__(self) -> None:
+        self._jobs: OrderedDict[UUID, str | None] = OrderedDict()
+
+    def __contains__(self, job_id: UUID) -> bool:
+        return job_id in self._jobs
+
+    def note(self, job_id: UUID, external: str | None) -> None:
+        self._jobs.pop(job_id, None)
+        self._jobs[job_id] = external
+        while len(self._jobs) > MAX_KNOWN_JOBS:
+            self._jobs.popitem(last=False)
+
+    def external(self, job_id: UUID) -> str | None:
+        return self._jobs.get(job_id)
+
+    def newest_first(self) -> list[tuple[UUID, str | None]]:
+        return list(reversed(self._jobs.items()))
+
+
+class Readers:
+    """Answers every catalogue entry from the wire, the guides and the event log."""
+
+    def __init__(
+        self,
+        client: RailsClient,
+        log: EventLog,
+        jobs: KnownJobs,
+        *,
+        seeded_job: str | None,
+        suppliers: ConfirmableSuppliers,
+    ) -> None:
+        self.client = client
+        self._log = log
+        self._jobs = jobs
+        self.seeded_job = seeded_job
+        self._suppliers = suppliers
+
+    async def read(self, reader: ReaderName, v: dict[str, str]) -> str:
+        """The text of one read; the wire's errors propagate for the caller to shape."""
+        match reader:
+            case "lifecycle_guide":
+                return LIFECYCLE_GUIDE
+            case "errors_guide":
+                return ERRORS_GUIDE
+            case "tools_guide":
+                return TOOLS_GUIDE
+            case "scenario":
+                return _json(await self.scenario())
+            case "businesses":
+                return _json(await self._businesses())
+            case "work_providers":
+                listed = await self.client.repairer.work_providers.list()
+                return _json({"work_providers": [w.model_dump(mode="json") for w in listed.items]})
+            case "job":
+                job = await self.client.repairer.jobs.get(identity=m.ExternalIdentity(external=v["external"]))
+                self._jobs.note(job.id, job.external_id)
+                return _json(job_view(job))
+            case "parts":
+                parts = await self.client.repairer.jobs.parts.list(job_identity=self._external(v))
+                return _json({"job": {"external": v["external"]}, **parts_view(parts.items)})
+            case "basket":
+                return _json(await self._basket(v["external"]))
+            case "procurement":
+                return _json(await self._procurement(_uuid(v["id"], "The procurement id")))
+            case "invoices":
+                return _json(await self._invoices(_uuid(v["id"], "The procurement id")))
+            case "events":
+                pid = _uuid(v["id"], "The procurement id")
+                return _json({"procurement_id": str(pid), **history_view(self._log.history(pid))})
+            case _:
+                assert_never(reader)
+
+    @staticmethod
+    def _external(v: dict[str, str]) -> m.ExternalIdentity:
+        return m.ExternalIdentity(external=v["external"])
+
+    async def confirmable_ids(self) -> frozenset[UUID]:
+        return await self._suppliers.ids()
+
+    async def _businesses(self) -> dict[str, Any]:
+        sites = await self.client.businesses.list()
+        confirmable = await self._suppliers.businesses()
+        return {
+            "repairer_sites": [b.model_dump(mode="json") for b in sites.items],
+            "confirmable_suppliers": [b.model_dump(mode="json") for b in confirmable],
+        }
+
+    async def _basket(self, external: str) -> dict[str, Any]:
+        ident = m.ExternalIdentity(external=external)
+        basket = await self.client.repairer.jobs.baskets.latest.get(job_identity=ident)
+        parts = await self.client.repairer.jobs.parts.list(job_identity=ident)
+        view = basket_view(basket, parts.items, await self.confirmable_ids())
+        return {"job": {"external": external}, **view}
+
+    async def _procurement(self, pid: UUID) -> dict[str, Any]:
+        p = await self.client.repairer.procurements.get(identity=m.IdIdentity(id=pid))
+        view = procurement_view(p)
+        view.update(history_view(self._log.history(p.id)))
+        view["resources"] = {"invoices": procurement_uri(p.id, "/invoices")}
+        return view
+
+    async def _invoices(self, pid: UUID) -> dict[str, Any]:
+        listed = await self.client.repairer.procurements.invoices.list(
+            procurement_identity=m.IdIdentity(id=pid)
+        )
+        invoices = invoices_view(listed.items)
+        return {
+            "procurement_id": str(pid),
+            "is_extension": True,
+            "notice": m.EXTENSION_BANNER,
+            "invoices": invoices,
+            "note": None if invoices else "Invoices appear only after the supplier confirms the order.",
+        }
+
+    # --- scenario://current ---------------------------------------------------------------------
+
+    async def scenario(self) -> dict[str, Any]:
+        """This tenant's world as the tools see it: jobs, parts, who confirms, what is ordered."""
+        suppliers = await self._suppliers.businesses()
+        confirmable = frozenset(b.id for b in suppliers)
+        idents: list[m.Identity] = []
+        if self.seeded_job is not None:
+            idents.append(m.ExternalIdentity(external=self.seeded_job))
+        for job_id, external in self._jobs.newest_first():
+            if external != self.seeded_job:
+                idents.append(m.ExternalIdentity(external=external) if external else m.IdIdentity(id=job_id))
+        jobs: list[dict[str, Any]] = []
+        for ident in idents:
+            try:
+                jobs.append(await self._scenario_job(ident, confirmable))
+            except NotFound:
+                continue
+        return {
+            "generated_at": now_rfc3339(),
+            "tenant": self.client.tenant,
+            "confirmable_suppliers": [b.model_dump(mode="json") for b in suppliers],
+            "jobs": jobs,
+            "guard": "Only orders placed entirely with a confirmable supplier can be confirmed; "
+            "place_procurement refuses anything else before it reaches the wire.",
+        }
+
+    async def _scenario_job(self, ident: m.Identity, confirmable: frozenset[UUID]) -> dict[str, Any]:
+        job = await self.client.repairer.jobs.get(identity=ident)
+        if job.id not in self._jobs:
+            self._jobs.note(job.id, job.external_id)
+        by_id = m.IdIdentity(id=job.id)
+        parts = (await self.client.repairer.jobs.parts.list(job_identity=by_id)).items
+        basket = await self.client.repairer.jobs.baskets.latest.get(job_identity=by_id)
+        procurements = (await self.client.repairer.procurements.list(job_identity=by_id)).items
+        bview = basket_view(basket, parts, confirmable)
+        ready = bview["ready_order"]
+        return {
+            "job": {
+                "id": str(job.id),
+                "external_id": job.external_id,
+                "job_number": job.job_number,
+                "claim_number": job.claim_number,
+                "vehicle": job.vehicle.model_dump(mode="json") if job.vehicle else None,
+                "resource": job_uri(job.external_id) if job.external_id else None,
+            },
+            "parts": [
+                {"id": str(p.id), "description": p.description, "status": p.status.value} for p in parts
+            ],
+            "ready_order": ready,
+            "estimated_parts_not_confirmable": bview["estimated_parts_not_confirmable"],
+            "procurements": [
+                {
+                    "id": str(p.id),
+                    "reference": p.reference,
+                    "status": p.status.value,
+                    "supplier": p.supplier_business.name,
+                    "confirmable": p.supplier_business.id in confirmable,
+                    "total": procurement_view(p)["total"],
+                    "currency_code": p.currency_code,
+                    "resource": procurement_uri(p.id),
+                }
+                for p in procurements
+            ],
+            "next_step": _next_step(procurements, ready),
+        }
+
+
+def _next_step(procurements: list[m.BuyerProcurementV1], ready: dict[str, Any] | None) -> str:
+    open_orders = [p for p in procurements if p.status is m.ProcurementStatus.ORDER_REQUESTED]
+    if open_orders:
+        return f"confirm_procurement for {open_orders[0].reference or open_orders[0].id} (after approval)"
+    if ready:
+        return f"place_procurement with recommend_basket's ready_selection ({ready['total']}), after approval"
+    return "nothing left to order from a confirmable supplier; reconcile_invoice for confirmed orders"
