@@ -30,11 +30,13 @@ _SURFACES = (
     ("/healthz", "Liveness and the API version."),
     (
         "/__webhooks/subscribe",
-        "POST {integration_id, url} with that integration's credentials: deliver its events to a loopback URL.",
+        "POST {integration_id, url} with that integration's credentials: "
+        "deliver its events to a loopback URL.",
     ),
     (
         "/__webhooks/secret",
-        "POST {integration_id} with that integration's credentials: its webhook secret (loopback callers only).",
+        "POST {integration_id} with that integration's credentials: "
+        "its webhook secret (loopback callers only).",
     ),
     ("/__webhooks/sink", "POST: reference receiver that verifies and records; GET: what it received."),
     (
@@ -182,7 +184,8 @@ def _full() -> str:
         "integration's credentials.",
         "- Delivery: at least once, after the call returned; failed deliveries are retried with "
         "exponential backoff (8 attempts by default); GET /__webhooks/attempts lists every "
-        "attempt of the calling integration's events. Subscriptions and undelivered events are persisted per tenant.",
+        "attempt of the calling integration's events. Subscriptions and undelivered events are "
+        "persisted per tenant.",
         "- Reference sink: POST /__webhooks/sink verifies and records; GET /__webhooks/sink lists "
         "deliveries with verified true/false and the reason.",
         "",
