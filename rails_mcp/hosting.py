@@ -27,7 +27,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rails_mcp.config import ConfigError
 
-__all__ = ["BearerTokenMiddleware", "Transport", "http_app", "is_loopback", "security_settings", "serve"]
+__all__ = [
+    "BearerTokenMiddleware",
+    "Transport",
+    "http_app",
+    "is_loopback",
+    "refuse_open_bind",
+    "security_settings",
+    "serve",
+]
 
 log = logging.getLogger("rails_mcp.hosting")
 
@@ -44,6 +52,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def refuse_open_bind(host: str, token: str | None, *, what: str = "MCP over HTTP") -> None:
+    """:class:`ConfigError` when ``host`` is beyond loopback and no token guards it."""
+    if not is_loopback(host) and not token:
+        raise ConfigError(
+            f"refusing to serve {what} on {host} without a token: set RAILS_MCP_TOKEN "
+            "(or --auth-token), or bind 127.0.0.1"
+        )
 
 
 def security_settings(
@@ -117,11 +134,7 @@ def http_app(
     allowed_origins: Sequence[str] = (),
 ) -> ASGIApp:
     """The ASGI app for an HTTP transport, with the safety rules applied. Refuses unsafe binds."""
-    if not is_loopback(host) and not token:
-        raise ConfigError(
-            f"refusing to serve MCP over HTTP on {host} without a token: set RAILS_MCP_TOKEN "
-            "(or --auth-token), or bind 127.0.0.1"
-        )
+    refuse_open_bind(host, token)
     security = security_settings(host, port, allowed_hosts, allowed_origins)
     if transport == "sse":
         app: ASGIApp = sse_app(server, security)

@@ -39,7 +39,7 @@ from rails_mcp.wire import errors as e
 from rails_mcp.wire import limits
 from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec
 
-__all__ = ["Sandbox", "create_app"]
+__all__ = ["Sandbox", "create_app", "error_response"]
 
 log = logging.getLogger(__name__)
 
