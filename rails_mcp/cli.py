@@ -72,6 +72,8 @@ SERVER_FIELDS = (
     "audit_log",
     "webhooks",
 )
+#: How long the HTTP transports wait for a request, and keep an idle session.
+HTTP_FIELDS = ("http_header_timeout_seconds", "http_body_timeout_seconds", "http_session_idle_seconds")
 #: The sandbox's own process.
 SANDBOX_FIELDS = ("db", "state_dir", "sandbox_idle_reset_seconds", "log_level")
 #: ``rails-mcp sandbox``'s idle reset when none is configured (the in-process default is never).
@@ -266,7 +268,7 @@ def _serve(
     allowed_origins: tuple[str, ...] = (),
 ) -> None:
     with _collect_after_start_up():
-        from rails_mcp.hosting import refuse_open_bind, serve
+        from rails_mcp.hosting import HttpLimits, refuse_open_bind, serve
 
         token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
         if transport != "stdio":
@@ -291,6 +293,11 @@ def _serve(
         token=token,
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
+        limits=HttpLimits(
+            header_timeout=settings.http_header_timeout_seconds,
+            body_timeout=settings.http_body_timeout_seconds,
+            session_idle=settings.http_session_idle_seconds,
+        ),
     )
 
 
@@ -305,7 +312,7 @@ def _serve(
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--allowed-host", multiple=True, help="Extra Host header value to accept (repeatable).")
 @click.option("--allowed-origin", multiple=True, help="Extra Origin to accept (repeatable).")
-@settings_options(*SERVER_FIELDS, "mcp_token")
+@settings_options(*SERVER_FIELDS, "mcp_token", *HTTP_FIELDS)
 @click.pass_context
 def serve(
     ctx: click.Context,

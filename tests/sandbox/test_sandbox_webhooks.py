@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx2
@@ -72,12 +72,14 @@ async def subscribe(
     integration_id: str,
     url: str,
     tenant: str | None = "t",
-    auth: dict[str, str] | None = None,
+    auth: dict[str, str] | Literal["own"] | None = "own",
 ) -> httpx2.Response:
+    """Subscribe ``url``, by default with the integration's own credentials."""
+    sent = OWN_CREDENTIALS.get(integration_id) if auth == "own" else auth
     return await client.post(
         "/__webhooks/subscribe",
         json={"integration_id": integration_id, "url": url},
-        headers=headers(auth or OWN_CREDENTIALS[integration_id], tenant),
+        headers=headers(sent, tenant),
     )
 
 
@@ -527,3 +529,153 @@ def test_the_served_sandbox_delivers_to_its_own_sink_which_verifies_each_event(d
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# --- who may call the dev routes: an integration manages only its own webhook --------------------
+
+UNAUTHORIZED = (401, {"ok": False, "reason": "unauthorized"})
+FORBIDDEN = (403, {"ok": False, "reason": "forbidden"})
+
+
+def answer(response: httpx2.Response) -> tuple[int, object]:
+    return response.status_code, response.json()
+
+
+# --- subscribe and secret need the integration's own credentials ---------------------------------
+
+
+async def test_subscribing_without_credentials_is_unauthorized_and_changes_nothing(
+    client: httpx2.AsyncClient, receiver: Receiver
+):
+    assert answer(await subscribe(client, REPAIRER_INTEGRATION, receiver.url, auth=REPAIRER)) == (
+        200,
+        {"ok": True},
+    )
+    hijack = Receiver(free_port()).start()
+    try:
+        refused = await subscribe(client, REPAIRER_INTEGRATION, hijack.url, auth=None)
+        wrong_key = await subscribe(
+            client,
+            REPAIRER_INTEGRATION,
+            hijack.url,
+            auth={**REPAIRER, "Authorization": "Bearer partly_guess"},
+        )
+        assert answer(refused) == UNAUTHORIZED
+        assert answer(wrong_key) == UNAUTHORIZED
+        await place_quickstart(client)
+        assert wait_until(lambda: len(receiver.unique()) == 1)
+        assert hijack.deliveries == []
+    finally:
+        hijack.stop()
+
+
+async def test_one_integration_cannot_re_point_another_integrations_webhook(
+    client: httpx2.AsyncClient, receiver: Receiver
+):
+    assert answer(await subscribe(client, REPAIRER_INTEGRATION, receiver.url, auth=REPAIRER))[0] == 200
+    hijack = Receiver(free_port()).start()
+    try:
+        assert answer(await subscribe(client, REPAIRER_INTEGRATION, hijack.url, auth=SUPPLIER)) == FORBIDDEN
+        await place_quickstart(client)
+        assert wait_until(lambda: len(receiver.unique()) == 1)
+        assert hijack.deliveries == []
+    finally:
+        hijack.stop()
+
+
+async def test_the_secret_is_handed_only_to_the_integration_it_signs_for(client: httpx2.AsyncClient):
+    body = {"integration_id": REPAIRER_INTEGRATION}
+    anonymous = await client.post("/__webhooks/secret", json=body, headers=headers(None, "t"))
+    other = await client.post("/__webhooks/secret", json=body, headers=headers(SUPPLIER, "t"))
+    own = await client.post("/__webhooks/secret", json=body, headers=headers(REPAIRER, "t"))
+    assert answer(anonymous) == UNAUTHORIZED
+    assert answer(other) == FORBIDDEN
+    assert REPAIRER_WEBHOOK_SECRET not in anonymous.text + other.text
+    assert answer(own) == (
+        200,
+        {"ok": True, "integration_id": REPAIRER_INTEGRATION, "secret": REPAIRER_WEBHOOK_SECRET},
+    )
+
+
+# --- the attempt log shows the caller's own integration only -------------------------------------
+
+
+async def test_the_attempt_log_shows_only_the_calling_integrations_events(
+    client: httpx2.AsyncClient, receiver: Receiver
+):
+    for auth, integration in ((REPAIRER, REPAIRER_INTEGRATION), (SUPPLIER, SUPPLIER_INTEGRATION)):
+        assert answer(await subscribe(client, integration, receiver.url, auth=auth))[0] == 200
+    await place_quickstart(client)  # one buyer event and one supplier event
+    assert wait_until(lambda: len(receiver.unique()) == 2)
+
+    async def log_of(auth: dict[str, str] | None) -> httpx2.Response:
+        return await client.get("/__webhooks/attempts", headers=headers(auth, "t"))
+
+    repairer_items = (await log_of(REPAIRER)).json()["items"]
+    supplier_items = (await log_of(SUPPLIER)).json()["items"]
+    assert [i["integration_id"] for i in repairer_items] == [REPAIRER_INTEGRATION]
+    assert [i["integration_id"] for i in supplier_items] == [SUPPLIER_INTEGRATION]
+    assert answer(await log_of(None)) == UNAUTHORIZED
+
+
+# --- a proxy in front makes "loopback" meaningless -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "proxy_header",
+    [
+        {"Forwarded": "for=203.0.113.9"},
+        {"X-Forwarded-For": "203.0.113.9"},
+        {"X-Forwarded-Host": "sandbox.example"},
+        {"X-Real-IP": "203.0.113.9"},
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/__webhooks/subscribe"),
+        ("POST", "/__webhooks/secret"),
+        ("POST", "/__webhooks/sink"),
+        ("GET", "/__webhooks/sink"),
+        ("GET", "/__webhooks/attempts"),
+    ],
+)
+async def test_every_dev_route_refuses_a_proxied_request(
+    client: httpx2.AsyncClient, method: str, path: str, proxy_header: dict[str, str]
+):
+    body = {"integration_id": REPAIRER_INTEGRATION, "url": "http://127.0.0.1:9/x"}
+    response = await client.request(
+        method,
+        path,
+        json=body if method == "POST" else None,
+        headers={**headers(REPAIRER, "t"), **proxy_header},
+    )
+    assert answer(response) == (403, {"ok": False, "reason": "proxied_request"})
+    assert REPAIRER_WEBHOOK_SECRET not in response.text
+
+
+# --- only canonical loopback URLs ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0.0.0.0:9000/x",
+        "http://LOCALHOST:9000/x",
+        "http://LocalHost/x",
+        "http://user@127.0.0.1/x",
+        "http://user:pass@localhost/x",
+        "http://127.0.0.1/x#fragment",
+        "http://127.0.0.1/x#",
+        " http://127.0.0.1/x",
+        "http://127.0.0.1/x ",
+        "http://127.0.0.1/a b",
+        "http://127.0.0.1/x\n",
+        "http://127.0.0.1\t/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "HTTP://127.0.0.1/x",
+    ],
+)
+async def test_a_url_that_is_not_a_canonical_loopback_url_is_refused(client: httpx2.AsyncClient, url: str):
+    response = await subscribe(client, REPAIRER_INTEGRATION, url, auth=REPAIRER)
+    assert answer(response) == (400, {"ok": False, "reason": "url_not_loopback"})
