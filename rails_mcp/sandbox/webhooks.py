@@ -23,10 +23,8 @@ request a reverse proxy forwarded (behind one, every caller looks like loopback)
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -34,7 +32,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
-from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import anyio.to_thread
@@ -43,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rails_mcp.sandbox.dev_access import LOOPBACK_HOSTS, is_loopback_client, is_loopback_url, is_proxied
 from rails_mcp.sandbox.store import Store
 from rails_mcp.sandbox.world import Credential, Emit, World, authenticate
 from rails_mcp.wire.errors import RailsAPIError
@@ -62,10 +60,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait after attempt n fails before attempt n+1: 8 attempts over ~2 minutes.
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-#: The only hosts a webhook may go to, spelled exactly so (lower case, IPv6 in brackets).
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
-#: Headers a reverse proxy adds: with one in front, the peer address says nothing about the caller.
-PROXY_HEADERS = frozenset({"forwarded", "x-real-ip"})
 #: A claimed event is retried by anyone after this long if its deliverer vanished mid-POST.
 _LEASE_SECONDS = 60.0
 _BATCH = 20
@@ -73,45 +67,6 @@ _SINK_KEEP = 200
 _LIST_LIMIT = 100
 _MAX_DEV_BODY = 65_536
 _MAX_SINK_BODY = 1_048_576
-_PORT_SUFFIX = re.compile(r"(:[0-9]{1,5})?")
-
-
-def is_loopback_url(url: str) -> bool:
-    """http(s) to localhost, 127.0.0.1 or [::1], spelled canonically, and nothing else (SSRF guard).
-
-    No whitespace or control character anywhere, no userinfo, no fragment, a lower-case
-    scheme and host: a URL that two parsers could read differently is not accepted.
-    """
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        return False
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # a malformed port raises here
-    except ValueError:
-        return False
-    netloc = parts.netloc
-    host = netloc[: netloc.find("]") + 1] if netloc.startswith("[") else netloc.split(":", 1)[0]
-    return (
-        url.startswith(("http://", "https://"))  # urlsplit lower-cases the scheme it reports
-        and host in LOOPBACK_HOSTS
-        and _PORT_SUFFIX.fullmatch(netloc[len(host) :]) is not None
-        and "#" not in url
-    )
-
-
-def _is_loopback_client(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_proxied(request: Request) -> bool:
-    return any(name in PROXY_HEADERS or name.startswith("x-forwarded-") for name in request.headers)
 
 
 # --- the outbox (runs inside the write transaction) --------------------------------------------
@@ -350,7 +305,7 @@ def _unproxied(
     """Refuse (403) a request a reverse proxy forwarded: behind one, every caller looks local."""
 
     async def guarded(request: Request) -> Response:
-        if _is_proxied(request):
+        if is_proxied(request):
             return _refuse("proxied_request", 403)
         return await endpoint(request)
 
@@ -460,7 +415,7 @@ class WebhookRoutes:
 
     async def secret(self, request: Request) -> Response:
         """The integration's signing secret: to a loopback caller holding that integration's credentials."""
-        if not _is_loopback_client(request.client.host if request.client else None):
+        if not is_loopback_client(request.client.host if request.client else None):
             return _refuse("not_loopback", 403)
         try:
             _, _, credential = await self._own_integration(request)
