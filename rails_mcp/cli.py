@@ -71,6 +71,8 @@ SERVER_FIELDS = (
     "audit_log",
     "webhooks",
 )
+#: How long the HTTP transports wait for a request, and keep an idle session.
+HTTP_FIELDS = ("http_header_timeout_seconds", "http_body_timeout_seconds", "http_session_idle_seconds")
 #: The sandbox's own process.
 SANDBOX_FIELDS = ("db", "state_dir", "sandbox_idle_reset_seconds", "log_level")
 #: ``rails-mcp sandbox``'s idle reset when none is configured (the in-process default is never).
@@ -270,14 +272,11 @@ def _serve(
     allowed_origins: tuple[str, ...] = (),
 ) -> None:
     with _collect_after_start_up():
-        from rails_mcp.hosting import is_loopback, serve
+        from rails_mcp.hosting import HttpLimits, refuse_open_bind, serve
 
         token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
-        if transport != "stdio" and not is_loopback(host) and not token:
-            raise ConfigError(
-                f"refusing to serve MCP over HTTP on {host} without a token: set RAILS_MCP_TOKEN "
-                "(or --auth-token), or bind 127.0.0.1"
-            )
+        if transport != "stdio":
+            refuse_open_bind(host, token)
         server = open_server(settings, transport=transport)
     if transport == "stdio":
         if sys.stdin.isatty():
@@ -298,6 +297,11 @@ def _serve(
         token=token,
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
+        limits=HttpLimits(
+            header_timeout=settings.http_header_timeout_seconds,
+            body_timeout=settings.http_body_timeout_seconds,
+            session_idle=settings.http_session_idle_seconds,
+        ),
     )
 
 
@@ -312,7 +316,7 @@ def _serve(
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--allowed-host", multiple=True, help="Extra Host header value to accept (repeatable).")
 @click.option("--allowed-origin", multiple=True, help="Extra Origin to accept (repeatable).")
-@settings_options(*SERVER_FIELDS, "mcp_token")
+@settings_options(*SERVER_FIELDS, "mcp_token", *HTTP_FIELDS)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -337,17 +341,22 @@ def serve(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535))
-@settings_options(*SANDBOX_FIELDS)
+@settings_options(*SANDBOX_FIELDS, "mcp_token")
 @click.option("--no-idle-reset", is_flag=True, help="Never reset idle tenants.")
 @click.pass_context
 def sandbox(ctx: click.Context, host: str, port: int, no_idle_reset: bool, **flags: Any) -> None:
     """Serve the embedded Rails sandbox (the 2026-01 wire plus extensions) over HTTP.
 
-    Idle tenants are reset to the seed after 3600 s unless configured otherwise.
+    Idle tenants are reset to the seed after 3600 s unless configured otherwise. Beyond
+    loopback a token is required, and every request but /healthz must carry it as
+    X-Sandbox-Token (the wire's own Authorization header stays the integration's).
     """
+    from rails_mcp.hosting import refuse_open_bind
     from rails_mcp.sandbox.server import serve as serve_sandbox
 
     settings = settings_from(ctx, flags)
+    token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+    refuse_open_bind(host, token, what="the sandbox")
     idle = (
         settings.sandbox_idle_reset_seconds
         if "sandbox_idle_reset_seconds" in settings.model_fields_set
@@ -361,7 +370,7 @@ def sandbox(ctx: click.Context, host: str, port: int, no_idle_reset: bool, **fla
         f"tenants reset to the seed {resets}); Ctrl-C stops",
         err=True,
     )
-    serve_sandbox(host=host, port=port, db_path=settings.sandbox_db(), idle_reset_seconds=idle)
+    serve_sandbox(host=host, port=port, db_path=settings.sandbox_db(), idle_reset_seconds=idle, token=token)
 
 
 @main.command("reset-tenant")

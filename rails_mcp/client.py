@@ -139,13 +139,24 @@ class RailsClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def dev_post(self, path: str, body: Mapping[str, Any]) -> httpx2.Response:
-        """POST ``body`` to a sandbox dev route such as ``/__webhooks/subscribe`` (SPEC §2a).
+    async def dev_post(
+        self, path: str, body: Mapping[str, Any], *, credential: CredentialRole | None = None
+    ) -> httpx2.Response:
+        """POST ``body`` to a sandbox dev route such as ``/__webhooks/subscribe``.
 
-        Out of contract and unauthenticated (no credential is sent); the tenant header still
-        applies. Goes through this client's transport, so it reaches the embedded sandbox too.
+        Out of contract. An integration manages only its own webhook, so the request carries
+        the credentials of the integration ``body["integration_id"]`` names when this client
+        holds them (or those of ``credential`` when given). The tenant header applies too.
+        Goes through this client's transport, so it reaches the embedded sandbox as well.
         """
-        return await self._http.post(path, json=dict(body))
+        if credential is not None:
+            headers = self._auth_headers(credential, path)
+        else:
+            named = body.get("integration_id")
+            held = (c for c in (self.repairer_credentials, self.supplier_credentials) if c is not None)
+            own = next((c for c in held if c.integration_id == named), None)
+            headers = own.headers() if own is not None else {}
+        return await self._http.post(path, json=dict(body), headers=headers)
 
     # --- the one place a wire call happens ------------------------------------------------
 

@@ -56,6 +56,8 @@ _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-
 #: An integration id: a UUID, or unset.
 _IntegrationId = Annotated[str | None, Field(pattern=_UUID)]
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: An amount as a person types it: ASCII digits, optionally a point and more digits.
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 
 #: Fields whose value is a secret: never echoed, never written into a host's config file
 #: unless asked (``rails-mcp config --include-secrets``).
@@ -163,6 +165,33 @@ class Settings(BaseSettings):
         ),
     ] = None
     log_level: Annotated[LogLevel, Field(description="Server log level (stderr).")] = "warning"
+    http_header_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=300,
+            description="HTTP: close a connection whose request line and headers have not all "
+            "arrived this long after it opened (or after its next request began).",
+        ),
+    ] = 10.0
+    http_body_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=600,
+            description="HTTP: close a connection whose request body has not all arrived this "
+            "long after its headers.",
+        ),
+    ] = 30.0
+    http_session_idle_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=86_400,
+            description="HTTP: end a streamable-HTTP MCP session after this long with no request "
+            "in flight and no open stream (the client then initializes a new one).",
+        ),
+    ] = 600.0
 
     # --- spending controls -----------------------------------------------------------------
     order_approval: Annotated[
@@ -207,6 +236,14 @@ class Settings(BaseSettings):
     def _tenant_rule(cls, value: str | None) -> str | None:
         if value is not None:
             check_tenant(value)
+        return value
+
+    @field_validator("max_order_total", mode="before")
+    @classmethod
+    def _plain_decimal(cls, value: object) -> object:
+        """``1000`` or ``2500.50`` only: no ``1_000``, exponent, sign or non-ASCII digits."""
+        if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError("must be a plain decimal amount such as 1000 or 2500.50")
         return value
 
     @field_validator("tools", mode="before")

@@ -4,17 +4,25 @@ HTTP binds loopback by default and validates Host (421) and Origin (403) against
 bound address (DNS-rebinding protection, done by the SDK's transport security). Binding
 beyond loopback is refused unless a bearer token is configured; then every request must
 carry it (401 otherwise) and the Host/Origin validation stays on.
+
+No connection is held forever: uvicorn closes idle keep-alive connections, and
+:func:`read_deadline_protocol` (uvicorn has no header or body read timeout) closes one whose
+headers or body do not arrive in time. Idle streamable-HTTP sessions are ended by the SDK's
+session manager (``session_idle_timeout``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
+import h11
 import uvicorn
 from mcp.server import Server
 from mcp.server.sse import SseServerTransport
@@ -24,10 +32,21 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rails_mcp.config import ConfigError
 
-__all__ = ["BearerTokenMiddleware", "Transport", "http_app", "is_loopback", "security_settings", "serve"]
+__all__ = [
+    "BearerTokenMiddleware",
+    "HttpLimits",
+    "Transport",
+    "http_app",
+    "is_loopback",
+    "read_deadline_protocol",
+    "refuse_open_bind",
+    "security_settings",
+    "serve",
+]
 
 log = logging.getLogger("rails_mcp.hosting")
 
@@ -35,6 +54,17 @@ Transport = Literal["stdio", "sse", "streamable-http"]
 
 #: Largest MCP request body accepted over HTTP (a tools/call is a few KiB at most).
 MAX_REQUEST_BODY = 1024 * 1024
+#: Largest request line plus headers (h11 answers 400 beyond it).
+MAX_HEADER_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """How long the HTTP server waits for a request's headers, its body, and an idle session."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    session_idle: float = 600.0
 
 
 def is_loopback(host: str) -> bool:
@@ -44,6 +74,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def refuse_open_bind(host: str, token: str | None, *, what: str = "MCP over HTTP") -> None:
+    """:class:`ConfigError` when ``host`` is beyond loopback and no token guards it."""
+    if not is_loopback(host) and not token:
+        raise ConfigError(
+            f"refusing to serve {what} on {host} without a token: set RAILS_MCP_TOKEN "
+            "(or --auth-token), or bind 127.0.0.1"
+        )
 
 
 def security_settings(
@@ -115,21 +154,77 @@ def http_app(
     token: str | None,
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
+    session_idle: float = HttpLimits().session_idle,
 ) -> ASGIApp:
-    """The ASGI app for an HTTP transport, with the safety rules applied. Refuses unsafe binds."""
-    if not is_loopback(host) and not token:
-        raise ConfigError(
-            f"refusing to serve MCP over HTTP on {host} without a token: set RAILS_MCP_TOKEN "
-            "(or --auth-token), or bind 127.0.0.1"
-        )
+    """The ASGI app for an HTTP transport, with the safety rules applied. Refuses unsafe binds.
+
+    A streamable-HTTP session with nothing in flight for ``session_idle`` seconds is ended.
+    """
+    refuse_open_bind(host, token)
     security = security_settings(host, port, allowed_hosts, allowed_origins)
     if transport == "sse":
         app: ASGIApp = sse_app(server, security)
     else:
         app = server.streamable_http_app(
-            max_request_body_size=MAX_REQUEST_BODY, transport_security=security, host=host
+            max_request_body_size=MAX_REQUEST_BODY,
+            transport_security=security,
+            host=host,
+            session_idle_timeout=session_idle,
         )
     return BearerTokenMiddleware(app, token) if token else app
+
+
+def read_deadline_protocol(limits: HttpLimits) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request does not arrive in time.
+
+    uvicorn times out idle keep-alive connections but not a request still arriving, so a
+    client sending a header or a body a byte at a time (or nothing at all) would hold its
+    socket forever. The deadline starts when the connection opens, or when a new request's
+    first bytes arrive, and is not moved by later bytes: headers get ``header_timeout``,
+    then the body ``body_timeout`` from the end of the headers.
+    """
+
+    class ReadDeadlineProtocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _phase: object = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm(h11.IDLE, limits.header_timeout)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            state = self.conn.their_state
+            if state is h11.IDLE:
+                self._arm(h11.IDLE, limits.header_timeout)
+            elif state is h11.SEND_BODY:
+                self._arm(h11.SEND_BODY, limits.body_timeout)
+            else:  # the whole request is in (or the connection is ending): the app's turn
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self, phase: object, seconds: float) -> None:
+            if self._phase is phase:
+                return  # a byte more does not buy more time
+            self._disarm()
+            self._phase = phase
+            self._deadline = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline, self._phase = None, None
+
+        def _expire(self) -> None:
+            log.info("closing an HTTP connection whose request did not arrive in time")
+            self._deadline, self._phase = None, None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return ReadDeadlineProtocol
 
 
 async def run_stdio(server: Server[Any]) -> None:
@@ -147,11 +242,13 @@ def serve(
     token: str | None = None,
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
+    limits: HttpLimits | None = None,
 ) -> None:
-    """Run ``server`` on ``transport`` until interrupted."""
+    """Run ``server`` on ``transport`` until interrupted; over HTTP, within ``limits``."""
     if transport == "stdio":
         anyio.run(run_stdio, server)
         return
+    limits = limits or HttpLimits()
     app = http_app(
         server,
         transport,
@@ -160,7 +257,16 @@ def serve(
         token=token,
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
+        session_idle=limits.session_idle,
     )
     path = "/sse" if transport == "sse" else "/mcp"
     log.info("rails-mcp %s on http://%s:%d%s", transport, host, port, path)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        http=read_deadline_protocol(limits),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )

@@ -39,7 +39,7 @@ from rails_mcp.wire import errors as e
 from rails_mcp.wire import limits
 from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec
 
-__all__ = ["Sandbox", "create_app"]
+__all__ = ["Sandbox", "create_app", "error_response"]
 
 log = logging.getLogger(__name__)
 
@@ -312,11 +312,7 @@ def create_app(
             Route("/openapi.extensions.json", _static_json(extensions_document), methods=["GET"]),
             Route("/llms.txt", _static_text(llms_txt), methods=["GET"]),
             Route("/llms-full.txt", _static_text(llms_full_txt), methods=["GET"]),
-            Route("/__webhooks/subscribe", hooks.subscribe, methods=["POST"]),
-            Route("/__webhooks/secret", hooks.secret, methods=["POST"]),
-            Route("/__webhooks/sink", hooks.sink_receive, methods=["POST"]),
-            Route("/__webhooks/sink", hooks.sink_list, methods=["GET"]),
-            Route("/__webhooks/attempts", hooks.attempts, methods=["GET"]),
+            *hooks.routes(),
             Route("/uploads/{upload_id}", upload_routes.put, methods=["PUT"]),
             Route("/uploads/{upload_id}", upload_routes.get, methods=["GET"]),
         ],

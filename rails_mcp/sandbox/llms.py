@@ -30,14 +30,19 @@ _SURFACES = (
     ("/healthz", "Liveness and the API version."),
     (
         "/__webhooks/subscribe",
-        "POST {integration_id, url}: deliver that integration's events to a loopback URL.",
+        "POST {integration_id, url} with that integration's credentials: "
+        "deliver its events to a loopback URL.",
     ),
     (
         "/__webhooks/secret",
-        "POST {integration_id}: the integration's webhook secret (loopback callers only).",
+        "POST {integration_id} with that integration's credentials: "
+        "its webhook secret (loopback callers only).",
     ),
     ("/__webhooks/sink", "POST: reference receiver that verifies and records; GET: what it received."),
-    ("/__webhooks/attempts", "GET: the delivery attempt log of this tenant's events."),
+    (
+        "/__webhooks/attempts",
+        "GET with an integration's credentials: the delivery attempt log of its events.",
+    ),
 )
 
 
@@ -158,10 +163,14 @@ def _full() -> str:
     lines += [
         "## Webhooks",
         "",
-        '- Subscribe: POST /__webhooks/subscribe {"integration_id", "url"}; the URL\'s host must '
-        'be localhost, 127.0.0.1, [::1] or 0.0.0.0 (else 400 {"ok": false, "reason": '
-        '"url_not_loopback"}); missing_field / bad_body otherwise; integration_not_found (404) '
-        "for an integration this tenant does not have.",
+        '- Subscribe: POST /__webhooks/subscribe {"integration_id", "url"}, sent with that '
+        "integration's own Authorization: Bearer <api_key> and Partly-Integration-ID (else 401 "
+        "unauthorized; another integration's id in the body is 403 forbidden). The URL's host "
+        "must be localhost, 127.0.0.1 or [::1], in lower case, with no userinfo, fragment or "
+        'whitespace (else 400 {"ok": false, "reason": "url_not_loopback"}); missing_field / '
+        "bad_body otherwise.",
+        "- Every /__webhooks/* route refuses (403 proxied_request) a request carrying Forwarded, "
+        "X-Forwarded-* or X-Real-IP.",
         "- Events: repairer.jobs.insert -> `repairer.jobs` (change_action inserted|updated) to "
         "the repairer's integrations; repairer.procurements.insert -> `repairer.procurements` + "
         "`supplier.procurements` (status order_requested); supplier.procurements.confirm -> the "
@@ -171,10 +180,12 @@ def _full() -> str:
         "Identifiers only: re-fetch the record.",
         "- Signature: header partly-hmac-sha256 = base64(HMAC-SHA256(webhook_secret, raw_body)). "
         "Reject a timestamp older than 5 minutes. Secrets are pwh_ + 32 hex; POST "
-        '/__webhooks/secret {"integration_id"} returns one to a loopback caller.',
+        '/__webhooks/secret {"integration_id"} returns one to a loopback caller holding that '
+        "integration's credentials.",
         "- Delivery: at least once, after the call returned; failed deliveries are retried with "
         "exponential backoff (8 attempts by default); GET /__webhooks/attempts lists every "
-        "attempt. Subscriptions and undelivered events are persisted per tenant.",
+        "attempt of the calling integration's events. Subscriptions and undelivered events are "
+        "persisted per tenant.",
         "- Reference sink: POST /__webhooks/sink verifies and records; GET /__webhooks/sink lists "
         "deliveries with verified true/false and the reason.",
         "",

@@ -15,13 +15,14 @@ How an event travels:
 
 Dev routes (loopback plumbing, out of contract, tenant-scoped by ``x-partifact-tenant``):
 ``POST /__webhooks/subscribe``, ``POST /__webhooks/secret``, ``POST|GET /__webhooks/sink``
-and ``GET /__webhooks/attempts`` (the attempt log).
+and ``GET /__webhooks/attempts`` (the attempt log). An integration manages only its own
+webhook: subscribe, secret and attempts want its credentials, and every dev route refuses a
+request a reverse proxy forwarded (behind one, every caller looks like loopback).
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import logging
 import sqlite3
@@ -31,16 +32,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
-from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import anyio.to_thread
 import httpx2
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from rails_mcp.sandbox.dev_access import LOOPBACK_HOSTS, is_loopback_client, is_loopback_url, is_proxied
 from rails_mcp.sandbox.store import Store
-from rails_mcp.sandbox.world import Credential, Emit, World
+from rails_mcp.sandbox.world import Credential, Emit, World, authenticate
+from rails_mcp.wire.errors import RailsAPIError
 from rails_mcp.wire.webhooks import SIGNATURE_HEADER, rfc3339, sign, verify
 
 __all__ = [
@@ -57,7 +60,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait after attempt n fails before attempt n+1: 8 attempts over ~2 minutes.
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104 - a name, not a bind
 #: A claimed event is retried by anyone after this long if its deliverer vanished mid-POST.
 _LEASE_SECONDS = 60.0
 _BATCH = 20
@@ -65,28 +67,6 @@ _SINK_KEEP = 200
 _LIST_LIMIT = 100
 _MAX_DEV_BODY = 65_536
 _MAX_SINK_BODY = 1_048_576
-
-
-def is_loopback_url(url: str) -> bool:
-    """http(s) to localhost, 127.0.0.1, [::1] or 0.0.0.0, and nothing else (SSRF guard)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port  # a malformed port raises here
-    except ValueError:
-        return False
-    return parts.scheme in {"http", "https"} and host is not None and host.lower() in LOOPBACK_HOSTS
-
-
-def _is_loopback_client(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # --- the outbox (runs inside the write transaction) --------------------------------------------
@@ -319,6 +299,19 @@ class _Refused(Exception):
         self.status = status
 
 
+def _unproxied(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Refuse (403) a request a reverse proxy forwarded: behind one, every caller looks local."""
+
+    async def guarded(request: Request) -> Response:
+        if is_proxied(request):
+            return _refuse("proxied_request", 403)
+        return await endpoint(request)
+
+    return guarded
+
+
 @dataclass(eq=False)
 class WebhookRoutes:
     """The ``/__webhooks/*`` endpoints, bound to one sandbox's store and deliverer."""
@@ -344,27 +337,61 @@ class WebhookRoutes:
             raise _Refused("bad_body")
         return {str(k): v for k, v in cast("dict[Any, Any]", body).items()}
 
-    async def _tenant_and_integration(self, request: Request) -> tuple[str, dict[str, Any], Credential]:
+    def routes(self) -> list[Route]:
+        """The dev routes, each refusing a proxied request before anything else."""
+        table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
+            ("/__webhooks/subscribe", self.subscribe, "POST"),
+            ("/__webhooks/secret", self.secret, "POST"),
+            ("/__webhooks/sink", self.sink_receive, "POST"),
+            ("/__webhooks/sink", self.sink_list, "GET"),
+            ("/__webhooks/attempts", self.attempts, "GET"),
+        ]
+        return [Route(path, _unproxied(endpoint), methods=[method]) for path, endpoint, method in table]
+
+    async def _caller(self, request: Request) -> tuple[str, Credential]:
+        """The tenant and the integration whose credentials the request carries."""
         try:
             tenant = self.tenant_of(request)
         except Exception:
             raise _Refused("bad_tenant") from None
+        world = await self.world_of(tenant)
+        try:
+            credential = authenticate(
+                world,
+                request.headers.get("authorization"),
+                request.headers.get("partly-integration-id"),
+                "any",
+            )
+        except RailsAPIError:
+            raise _Refused("unauthorized", 401) from None
+        if credential is None:  # pragma: no cover - scope "any" always names a credential
+            raise _Refused("unauthorized", 401)
+        return tenant, credential
+
+    async def _own_integration(self, request: Request) -> tuple[str, dict[str, Any], Credential]:
+        """Credentials first, then the body, whose ``integration_id`` must be the caller's own."""
+        tenant, credential = await self._caller(request)
         body = await self._read_json(request)
         integration_id = body.get("integration_id")
         if integration_id is None:
             raise _Refused("missing_field")
         if not isinstance(integration_id, str):
             raise _Refused("bad_body")
-        world = await self.world_of(tenant)
-        credential = _credential(world, integration_id)
-        if credential is None:
-            raise _Refused("integration_not_found", 404)
+        try:
+            own = UUID(integration_id) == credential.integration_id
+        except ValueError:
+            own = False
+        if not own:
+            raise _Refused("forbidden", 403)
         return tenant, body, credential
 
     async def subscribe(self, request: Request) -> Response:
-        """``{"integration_id", "url"}`` → that integration's events go to ``url`` (replacing)."""
+        """``{"integration_id", "url"}`` → that integration's events go to ``url`` (replacing).
+
+        Only the integration itself (its api_key and id in the headers) may re-point its webhook.
+        """
         try:
-            tenant, body, credential = await self._tenant_and_integration(request)
+            tenant, body, credential = await self._own_integration(request)
         except _Refused as refused:
             return _refuse(refused.reason, refused.status)
         url = body.get("url")
@@ -387,11 +414,11 @@ class WebhookRoutes:
         return _reply({"ok": True})
 
     async def secret(self, request: Request) -> Response:
-        """The integration's signing secret; answered to loopback callers only (dev surface)."""
-        if not _is_loopback_client(request.client.host if request.client else None):
+        """The integration's signing secret: to a loopback caller holding that integration's credentials."""
+        if not is_loopback_client(request.client.host if request.client else None):
             return _refuse("not_loopback", 403)
         try:
-            _, _, credential = await self._tenant_and_integration(request)
+            _, _, credential = await self._own_integration(request)
         except _Refused as refused:
             return _refuse(refused.reason, refused.status)
         return _reply(
@@ -493,17 +520,18 @@ class WebhookRoutes:
         return _reply({"items": items})
 
     async def attempts(self, request: Request) -> Response:
-        """The attempt log: the tenant's recent events, their state, and every attempt."""
+        """The attempt log of the calling integration: its recent events, their state, every attempt."""
         try:
-            tenant = self.tenant_of(request)
-        except Exception:
-            return _refuse("bad_tenant")
+            tenant, credential = await self._caller(request)
+        except _Refused as refused:
+            return _refuse(refused.reason, refused.status)
+        integration = str(credential.integration_id)
 
         def load(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             events = conn.execute(
                 "SELECT id, type, integration_id, data, created, state, attempts, next_attempt "
-                "FROM webhook_events WHERE tenant = ? ORDER BY seq DESC LIMIT ?",
-                (tenant, _LIST_LIMIT),
+                "FROM webhook_events WHERE tenant = ? AND integration_id = ? ORDER BY seq DESC LIMIT ?",
+                (tenant, integration, _LIST_LIMIT),
             ).fetchall()
             out: list[dict[str, Any]] = []
             for ev in reversed(events):

@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx2
@@ -22,6 +22,7 @@ from tests.support.sandbox_support import (
     JOB_ID,
     PR1,
     QUICKSTART_SELECTIONS,
+    REPAIRER,
     REPAIRER_INTEGRATION,
     REPAIRER_WEBHOOK_SECRET,
     SITE,
@@ -62,13 +63,23 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
+#: Each integration manages its own webhook: the dev routes want its credentials.
+OWN_CREDENTIALS = {REPAIRER_INTEGRATION: REPAIRER, SUPPLIER_INTEGRATION: SUPPLIER}
+
+
 async def subscribe(
-    client: httpx2.AsyncClient, integration_id: str, url: str, tenant: str | None = "t"
+    client: httpx2.AsyncClient,
+    integration_id: str,
+    url: str,
+    tenant: str | None = "t",
+    auth: dict[str, str] | Literal["own"] | None = "own",
 ) -> httpx2.Response:
+    """Subscribe ``url``, by default with the integration's own credentials."""
+    sent = OWN_CREDENTIALS.get(integration_id) if auth == "own" else auth
     return await client.post(
         "/__webhooks/subscribe",
         json={"integration_id": integration_id, "url": url},
-        headers=headers(None, tenant),
+        headers=headers(sent, tenant),
     )
 
 
@@ -89,14 +100,23 @@ async def attempt_log(
     client: httpx2.AsyncClient,
     until: Callable[[list[dict[str, Any]]], bool] = lambda items: True,
     tenant: str = "t",
+    callers: tuple[dict[str, str], ...] = (REPAIRER,),
 ) -> list[dict[str, Any]]:
-    """``GET /__webhooks/attempts``, polled until ``until`` holds (or ~10 s pass)."""
+    """``GET /__webhooks/attempts`` of each caller's integration, polled until ``until`` holds (~10 s)."""
+
+    async def read() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for auth in callers:
+            response = await client.get("/__webhooks/attempts", headers=headers(auth, tenant))
+            items += response.json()["items"]
+        return items
+
     for _ in range(500):
-        items = (await client.get("/__webhooks/attempts", headers=headers(None, tenant))).json()["items"]
+        items = await read()
         if until(items):
             return items
         await anyio.sleep(0.02)
-    return (await client.get("/__webhooks/attempts", headers=headers(None, tenant))).json()["items"]
+    return await read()
 
 
 def summary(receiver: Receiver) -> list[tuple[str, str, str]]:
@@ -190,7 +210,7 @@ async def test_only_subscribed_integrations_receive_and_a_repeat_confirm_fires_n
         )
         assert confirmed.status_code == 200
     assert wait_until(lambda: len(receiver.unique()) >= 1)
-    attempts = await attempt_log(client)
+    attempts = await attempt_log(client, callers=(SUPPLIER,))
     assert [(e["type"], e["data"]["status"]) for e in attempts] == [
         ("supplier.procurements", "order_confirmed")
     ]
@@ -203,7 +223,7 @@ async def test_events_stay_in_their_tenant(client: httpx2.AsyncClient, receiver:
     assert (await call(client, "repairer.jobs.insert", body, tenant="b")).status_code == 200
     assert (await call(client, "repairer.jobs.insert", body, tenant="a")).status_code == 200
     assert wait_until(lambda: len(receiver.unique()) >= 1)
-    assert (await client.get("/__webhooks/attempts", headers=headers(None, "b"))).json() == {"items": []}
+    assert (await client.get("/__webhooks/attempts", headers=headers(REPAIRER, "b"))).json() == {"items": []}
     assert len(receiver.unique()) == 1
     assert receiver.unique().popitem()[1].headers["x-partifact-tenant"] == "a"
 
@@ -239,7 +259,11 @@ async def test_with_the_receiver_down_the_call_succeeds_and_the_event_arrives_on
     pid = await place_quickstart(client)
     assert (await call(client, "repairer.procurements.get", {"identity": {"id": pid}})).status_code == 200
 
-    items = await attempt_log(client, lambda items: len(items) == 3 and all(e["attempts"] for e in items))
+    items = await attempt_log(
+        client,
+        lambda items: len(items) == 3 and all(e["attempts"] for e in items),
+        callers=(REPAIRER, SUPPLIER),
+    )
     assert len(items) == 3
     assert all(not e["attempts"][0]["ok"] and e["state"] == "pending" for e in items)
     assert all(e["attempts"][0]["error"] for e in items)
@@ -260,7 +284,9 @@ async def test_with_the_receiver_down_the_call_succeeds_and_the_event_arrives_on
                 delivery.raw, delivery.headers[SIGNATURE_HEADER], SECRETS[delivery.event["integration_id"]]
             ).ok
         assert any(d.event["data"].get("job_id") == job_id for d in up.deliveries)
-        items = await attempt_log(client, lambda items: all(e["state"] == "delivered" for e in items))
+        items = await attempt_log(
+            client, lambda items: all(e["state"] == "delivered" for e in items), callers=(REPAIRER, SUPPLIER)
+        )
         assert all(e["state"] == "delivered" and e["attempts"][-1]["ok"] for e in items)
         assert all(e["attempts"][-1]["status_code"] == 200 for e in items)
         assert all(len(e["attempts"]) >= 2 for e in items)
@@ -325,7 +351,7 @@ async def test_a_url_that_is_not_loopback_is_refused(client: httpx2.AsyncClient,
 
 @pytest.mark.parametrize(
     "url",
-    ["http://localhost:8080/x", "http://127.0.0.1/x", "http://[::1]:9000/x", "https://0.0.0.0:1/x"],
+    ["http://localhost:8080/x", "http://127.0.0.1/x", "http://[::1]:9000/x", "https://[::1]/x"],
 )
 async def test_each_loopback_host_is_accepted(client: httpx2.AsyncClient, url: str):
     response = await subscribe(client, REPAIRER_INTEGRATION, url)
@@ -344,26 +370,24 @@ async def test_each_loopback_host_is_accepted(client: httpx2.AsyncClient, url: s
 async def test_a_subscription_missing_a_field_or_of_the_wrong_shape_is_refused(
     client: httpx2.AsyncClient, body: Any, reason: str
 ):
-    response = await client.post("/__webhooks/subscribe", json=body)
+    response = await client.post("/__webhooks/subscribe", json=body, headers=REPAIRER)
     assert (response.status_code, response.json()) == (400, {"ok": False, "reason": reason})
 
 
 async def test_an_unparseable_subscription_body_is_bad_body(client: httpx2.AsyncClient):
-    response = await client.post("/__webhooks/subscribe", content=b"{nope")
+    response = await client.post("/__webhooks/subscribe", content=b"{nope", headers=REPAIRER)
     assert (response.status_code, response.json()) == (400, {"ok": False, "reason": "bad_body"})
 
 
-async def test_subscribing_an_integration_the_tenant_does_not_have_is_not_found(
+async def test_an_integration_minted_in_one_tenant_cannot_subscribe_in_another(
     client: httpx2.AsyncClient,
 ):
     minted = (await call(client, "integrations.insert", INSTALL, auth=None, tenant="a")).json()
-    ok = await subscribe(client, minted["integration_id"], "http://127.0.0.1/x", tenant="a")
+    auth = {"Authorization": f"Bearer {minted['api_key']}", "Partly-Integration-ID": minted["integration_id"]}
+    ok = await subscribe(client, minted["integration_id"], "http://127.0.0.1/x", tenant="a", auth=auth)
     assert ok.status_code == 200
-    elsewhere = await subscribe(client, minted["integration_id"], "http://127.0.0.1/x", tenant="b")
-    assert (elsewhere.status_code, elsewhere.json()) == (
-        404,
-        {"ok": False, "reason": "integration_not_found"},
-    )
+    elsewhere = await subscribe(client, minted["integration_id"], "http://127.0.0.1/x", tenant="b", auth=auth)
+    assert (elsewhere.status_code, elsewhere.json()) == (401, {"ok": False, "reason": "unauthorized"})
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -376,7 +400,9 @@ async def test_subscribing_an_integration_the_tenant_does_not_have_is_not_found(
 async def test_the_secret_route_returns_the_documented_seeded_secrets(
     client: httpx2.AsyncClient, integration_id: str, secret: str
 ):
-    response = await client.post("/__webhooks/secret", json={"integration_id": integration_id})
+    response = await client.post(
+        "/__webhooks/secret", json={"integration_id": integration_id}, headers=OWN_CREDENTIALS[integration_id]
+    )
     assert response.status_code == 200
     assert response.json() == {"ok": True, "integration_id": integration_id, "secret": secret}
 
@@ -385,14 +411,15 @@ async def test_a_minted_integration_gets_its_own_secret_and_its_events_verify_wi
     client: httpx2.AsyncClient, receiver: Receiver
 ):
     minted = (await call(client, "integrations.insert", INSTALL, auth=None, tenant="m")).json()
+    auth = {"Authorization": f"Bearer {minted['api_key']}", "Partly-Integration-ID": minted["integration_id"]}
     got = await client.post(
-        "/__webhooks/secret", json={"integration_id": minted["integration_id"]}, headers=headers(None, "m")
+        "/__webhooks/secret", json={"integration_id": minted["integration_id"]}, headers=headers(auth, "m")
     )
     secret = got.json()["secret"]
     assert re.fullmatch(r"pwh_[0-9a-f]{32}", secret)
     assert secret not in SECRETS.values()
-    assert (await subscribe(client, minted["integration_id"], receiver.url, tenant="m")).status_code == 200
-    auth = {"Authorization": f"Bearer {minted['api_key']}", "Partly-Integration-ID": minted["integration_id"]}
+    subscribed = await subscribe(client, minted["integration_id"], receiver.url, tenant="m", auth=auth)
+    assert subscribed.status_code == 200
     body = {"identity": {"external": "MINTED-1"}, "repairer_site_id": SITE}
     assert (await call(client, "repairer.jobs.insert", body, auth=auth, tenant="m")).status_code == 200
     assert wait_until(lambda: len(receiver.unique()) == 1)
@@ -405,15 +432,19 @@ async def test_a_minted_integration_gets_its_own_secret_and_its_events_verify_wi
 async def test_the_secret_route_answers_loopback_callers_only(app: Starlette):
     transport = httpx2.ASGITransport(app=app, client=("203.0.113.9", 4000))
     async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox") as remote:
-        response = await remote.post("/__webhooks/secret", json={"integration_id": REPAIRER_INTEGRATION})
+        response = await remote.post(
+            "/__webhooks/secret", json={"integration_id": REPAIRER_INTEGRATION}, headers=REPAIRER
+        )
     assert (response.status_code, response.json()) == (403, {"ok": False, "reason": "not_loopback"})
 
 
-async def test_asking_for_the_secret_of_an_unknown_integration_is_not_found(client: httpx2.AsyncClient):
+async def test_asking_for_the_secret_of_another_integration_is_forbidden(client: httpx2.AsyncClient):
     response = await client.post(
-        "/__webhooks/secret", json={"integration_id": "99999999-0000-4000-8000-000000000099"}
+        "/__webhooks/secret",
+        json={"integration_id": "99999999-0000-4000-8000-000000000099"},
+        headers=REPAIRER,
     )
-    assert (response.status_code, response.json()) == (404, {"ok": False, "reason": "integration_not_found"})
+    assert (response.status_code, response.json()) == (403, {"ok": False, "reason": "forbidden"})
 
 
 # --- the reference sink -------------------------------------------------------------------------
@@ -468,6 +499,7 @@ def test_the_served_sandbox_delivers_to_its_own_sink_which_verifies_each_event(d
                 r = http.post(
                     "/__webhooks/subscribe",
                     json={"integration_id": integration, "url": f"{base}/__webhooks/sink"},
+                    headers=OWN_CREDENTIALS[integration],
                 )
                 assert r.status_code == 200
             place = http.post(
@@ -497,3 +529,153 @@ def test_the_served_sandbox_delivers_to_its_own_sink_which_verifies_each_event(d
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# --- who may call the dev routes: an integration manages only its own webhook --------------------
+
+UNAUTHORIZED = (401, {"ok": False, "reason": "unauthorized"})
+FORBIDDEN = (403, {"ok": False, "reason": "forbidden"})
+
+
+def answer(response: httpx2.Response) -> tuple[int, object]:
+    return response.status_code, response.json()
+
+
+# --- subscribe and secret need the integration's own credentials ---------------------------------
+
+
+async def test_subscribing_without_credentials_is_unauthorized_and_changes_nothing(
+    client: httpx2.AsyncClient, receiver: Receiver
+):
+    assert answer(await subscribe(client, REPAIRER_INTEGRATION, receiver.url, auth=REPAIRER)) == (
+        200,
+        {"ok": True},
+    )
+    hijack = Receiver(free_port()).start()
+    try:
+        refused = await subscribe(client, REPAIRER_INTEGRATION, hijack.url, auth=None)
+        wrong_key = await subscribe(
+            client,
+            REPAIRER_INTEGRATION,
+            hijack.url,
+            auth={**REPAIRER, "Authorization": "Bearer partly_guess"},
+        )
+        assert answer(refused) == UNAUTHORIZED
+        assert answer(wrong_key) == UNAUTHORIZED
+        await place_quickstart(client)
+        assert wait_until(lambda: len(receiver.unique()) == 1)
+        assert hijack.deliveries == []
+    finally:
+        hijack.stop()
+
+
+async def test_one_integration_cannot_re_point_another_integrations_webhook(
+    client: httpx2.AsyncClient, receiver: Receiver
+):
+    assert answer(await subscribe(client, REPAIRER_INTEGRATION, receiver.url, auth=REPAIRER))[0] == 200
+    hijack = Receiver(free_port()).start()
+    try:
+        assert answer(await subscribe(client, REPAIRER_INTEGRATION, hijack.url, auth=SUPPLIER)) == FORBIDDEN
+        await place_quickstart(client)
+        assert wait_until(lambda: len(receiver.unique()) == 1)
+        assert hijack.deliveries == []
+    finally:
+        hijack.stop()
+
+
+async def test_the_secret_is_handed_only_to_the_integration_it_signs_for(client: httpx2.AsyncClient):
+    body = {"integration_id": REPAIRER_INTEGRATION}
+    anonymous = await client.post("/__webhooks/secret", json=body, headers=headers(None, "t"))
+    other = await client.post("/__webhooks/secret", json=body, headers=headers(SUPPLIER, "t"))
+    own = await client.post("/__webhooks/secret", json=body, headers=headers(REPAIRER, "t"))
+    assert answer(anonymous) == UNAUTHORIZED
+    assert answer(other) == FORBIDDEN
+    assert REPAIRER_WEBHOOK_SECRET not in anonymous.text + other.text
+    assert answer(own) == (
+        200,
+        {"ok": True, "integration_id": REPAIRER_INTEGRATION, "secret": REPAIRER_WEBHOOK_SECRET},
+    )
+
+
+# --- the attempt log shows the caller's own integration only -------------------------------------
+
+
+async def test_the_attempt_log_shows_only_the_calling_integrations_events(
+    client: httpx2.AsyncClient, receiver: Receiver
+):
+    for auth, integration in ((REPAIRER, REPAIRER_INTEGRATION), (SUPPLIER, SUPPLIER_INTEGRATION)):
+        assert answer(await subscribe(client, integration, receiver.url, auth=auth))[0] == 200
+    await place_quickstart(client)  # one buyer event and one supplier event
+    assert wait_until(lambda: len(receiver.unique()) == 2)
+
+    async def log_of(auth: dict[str, str] | None) -> httpx2.Response:
+        return await client.get("/__webhooks/attempts", headers=headers(auth, "t"))
+
+    repairer_items = (await log_of(REPAIRER)).json()["items"]
+    supplier_items = (await log_of(SUPPLIER)).json()["items"]
+    assert [i["integration_id"] for i in repairer_items] == [REPAIRER_INTEGRATION]
+    assert [i["integration_id"] for i in supplier_items] == [SUPPLIER_INTEGRATION]
+    assert answer(await log_of(None)) == UNAUTHORIZED
+
+
+# --- a proxy in front makes "loopback" meaningless -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "proxy_header",
+    [
+        {"Forwarded": "for=203.0.113.9"},
+        {"X-Forwarded-For": "203.0.113.9"},
+        {"X-Forwarded-Host": "sandbox.example"},
+        {"X-Real-IP": "203.0.113.9"},
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/__webhooks/subscribe"),
+        ("POST", "/__webhooks/secret"),
+        ("POST", "/__webhooks/sink"),
+        ("GET", "/__webhooks/sink"),
+        ("GET", "/__webhooks/attempts"),
+    ],
+)
+async def test_every_dev_route_refuses_a_proxied_request(
+    client: httpx2.AsyncClient, method: str, path: str, proxy_header: dict[str, str]
+):
+    body = {"integration_id": REPAIRER_INTEGRATION, "url": "http://127.0.0.1:9/x"}
+    response = await client.request(
+        method,
+        path,
+        json=body if method == "POST" else None,
+        headers={**headers(REPAIRER, "t"), **proxy_header},
+    )
+    assert answer(response) == (403, {"ok": False, "reason": "proxied_request"})
+    assert REPAIRER_WEBHOOK_SECRET not in response.text
+
+
+# --- only canonical loopback URLs ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0.0.0.0:9000/x",
+        "http://LOCALHOST:9000/x",
+        "http://LocalHost/x",
+        "http://user@127.0.0.1/x",
+        "http://user:pass@localhost/x",
+        "http://127.0.0.1/x#fragment",
+        "http://127.0.0.1/x#",
+        " http://127.0.0.1/x",
+        "http://127.0.0.1/x ",
+        "http://127.0.0.1/a b",
+        "http://127.0.0.1/x\n",
+        "http://127.0.0.1\t/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "HTTP://127.0.0.1/x",
+    ],
+)
+async def test_a_url_that_is_not_a_canonical_loopback_url_is_refused(client: httpx2.AsyncClient, url: str):
+    response = await subscribe(client, REPAIRER_INTEGRATION, url, auth=REPAIRER)
+    assert answer(response) == (400, {"ok": False, "reason": "url_not_loopback"})
