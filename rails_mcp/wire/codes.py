@@ -28,7 +28,7 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "bad_request"
     UNAUTHORIZED = "unauthorized"
     INVALID_ACCESS_CODE = "invalid_access_code"
-    INVALID_CLIENT_SECRET = "invalid_client_secret"
+    INVALID_CLIENT_SECRET = "invalid_client_secret"  # noqa: S105 (a code name, not a secret)
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     INTEGRATION_NOT_FOUND = "integration_not_found"
