@@ -51,7 +51,7 @@ def job_view(job: m.JobV1) -> dict[str, Any]:
 def parts_view(parts: Sequence[m.PartV1]) -> dict[str, Any]:
     counts = {s.value: 0 for s in m.PartStatusV1}
     for p in parts:
-        counts[p.status.value] += 1
+        counts[p.status.value] = counts.get(p.status.value, 0) + 1  # a newer status counts as itself
     return {"parts": [_dump(p) for p in parts], "counts": counts}
 
 

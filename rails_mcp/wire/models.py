@@ -5,18 +5,36 @@ parses responses with it, the embedded sandbox validates requests and renders re
 with it, and ``/openapi.json`` is generated from it. Names follow the contract's schema
 names (``JobV1``, ``OfferV1``...). Requests forbid unknown keys (the wire is strict);
 responses ignore unknown keys so that a newer server does not break an older client.
+
+The client reads answers with :data:`READ_TOLERANTLY`: a status or reconciliation value the
+API added since 2026-01 is kept as its string (an enum member of no known name, so no
+``is ProcurementStatus.ORDER_CONFIRMED`` test passes for it), and keys added inside the
+closed objects are dropped. Without that context (the sandbox) the values stay strict, and
+the published schemas list only the contract's values.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+    model_validator,
+)
 
 __all__ = [
     "EXTENSION_BANNER",
+    "READ_TOLERANTLY",
     "AddressV1",
     "BasketsLatestGetRequestV1",
     "BasketsLatestGetResponseV1",
@@ -64,6 +82,11 @@ __all__ = [
     "ProcurementsInvoicesListResponseV1",
     "ProcurementsListRequestV1",
     "ProcurementsListResponseV1",
+    "ReportedDocumentType",
+    "ReportedInvoiceStatus",
+    "ReportedLineReconciliation",
+    "ReportedPartStatus",
+    "ReportedProcurementStatus",
     "SiteJobNumberIdentity",
     "SiteJobNumberV1",
     "SourceItemV1",
@@ -84,6 +107,7 @@ __all__ = [
     "WorkProviderV1",
     "WorkProvidersListRequestV1",
     "WorkProvidersListResponseV1",
+    "is_unknown",
 ]
 
 #: The verbatim banner that opens every extension surface (seeds 000/001/002).
@@ -139,6 +163,88 @@ class LineReconciliation(StrEnum):
     MATCHED = "matched"
 
 
+# --- the tolerant reader -------------------------------------------------------------------
+
+#: The validation context the client reads answers with (see the module docstring).
+READ_TOLERANTLY: Final[dict[str, bool]] = {"read_tolerantly": True}
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _tolerant(info: ValidationInfo) -> bool:
+    return info.context is READ_TOLERANTLY
+
+
+def _unknown_member(enum: type[E], value: str) -> E:
+    """A member of ``enum`` that is none of its declared ones: equal to ``value``, its ``.value``
+    and ``str()`` are ``value``, and it serialises as ``value``."""
+    member = str.__new__(enum, value)
+    object.__setattr__(member, "_value_", value)
+    object.__setattr__(member, "_name_", value)
+    return member
+
+
+def is_unknown(member: StrEnum) -> bool:
+    """Whether an enum value came from a newer API (none of the contract's values)."""
+    return member.value not in type(member)._value2member_map_
+
+
+def _open(enum: type[E], *, always: bool = False) -> WrapValidator:
+    """Validate as ``enum``; when reading tolerantly (or ``always``), keep a value it does not list."""
+
+    def keep_unknown(value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> E:
+        try:
+            return handler(value)
+        except ValidationError:
+            if isinstance(value, str) and value and (always or _tolerant(info)):
+                return _unknown_member(enum, value[:100])
+            raise
+
+    return WrapValidator(keep_unknown)
+
+
+def _reported(enum: type[E]) -> WithJsonSchema:
+    """The schema of a value reported onward (a tool's result): the contract's values, and any
+    other string, since a value the API added is passed through as it came."""
+    known = ", ".join(member.value for member in enum)
+    return WithJsonSchema(
+        {"type": "string", "description": f"{known}; or a newer value from the API, as it came"}
+    )
+
+
+class _ClosedObject(BaseModel):
+    """A nested object the contract closes (``additionalProperties: false``): strict for
+    requests and in the sandbox, while the client drops keys a newer API added."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_added_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and _tolerant(info):
+            return {k: v for k, v in data.items() if k in cls.model_fields}  # pyright: ignore[reportUnknownVariableType]
+        return data  # pyright: ignore[reportUnknownVariableType]
+
+
+#: The response-side enums, open to values a newer API adds (when read tolerantly).
+OpenPartStatus = Annotated[PartStatusV1, _open(PartStatusV1)]
+OpenProcurementStatus = Annotated[ProcurementStatus, _open(ProcurementStatus)]
+OpenDocumentType = Annotated[DocumentType, _open(DocumentType)]
+OpenInvoiceStatus = Annotated[InvoiceStatus, _open(InvoiceStatus)]
+OpenLineReconciliation = Annotated[LineReconciliation, _open(LineReconciliation)]
+
+#: The same enums as a tool reports them: any value the client kept, published as such.
+ReportedPartStatus = Annotated[PartStatusV1, _open(PartStatusV1, always=True), _reported(PartStatusV1)]
+ReportedProcurementStatus = Annotated[
+    ProcurementStatus, _open(ProcurementStatus, always=True), _reported(ProcurementStatus)
+]
+ReportedDocumentType = Annotated[DocumentType, _open(DocumentType, always=True), _reported(DocumentType)]
+ReportedInvoiceStatus = Annotated[InvoiceStatus, _open(InvoiceStatus, always=True), _reported(InvoiceStatus)]
+ReportedLineReconciliation = Annotated[
+    LineReconciliation, _open(LineReconciliation, always=True), _reported(LineReconciliation)
+]
+
+
 # --- identity wrappers: oneOf {external} | {id}, exactly one key -------------------------
 
 
@@ -184,9 +290,7 @@ JobLookupIdentity = ExternalIdentity | IdIdentity | SiteJobNumberIdentity
 # --- shared records -----------------------------------------------------------------------
 
 
-class VehicleV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
+class VehicleV1(_ClosedObject):
     chassis_number: str | None = Field(default=None, max_length=64)
     plate_number: str | None = Field(default=None, max_length=32)
     plate_state: str | None = Field(default=None, max_length=32)
@@ -224,12 +328,10 @@ class PartV1(WireResponse):
     description: str
     quantity: int
     part_number: str | None = None
-    status: PartStatusV1
+    status: OpenPartStatus
 
 
-class ConditionV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
+class ConditionV1(_ClosedObject):
     type: Literal["new", "used", "reconditioned", "aftermarket"]
     payload: dict[str, str] = Field(default_factory=dict[str, str])
 
@@ -304,7 +406,7 @@ class _ProcurementBase(WireResponse):
     id: UUID
     job_id: UUID
     reference: str | None = None
-    status: ProcurementStatus
+    status: OpenProcurementStatus
     currency_code: str | None = None
     created_at: str
     updated_at: str
@@ -336,15 +438,15 @@ class InvoiceLineItemV1(WireResponse):
     quantity: int
     unit_price: Money
     total: Money
-    reconciliation: LineReconciliation
+    reconciliation: OpenLineReconciliation
 
 
 class InvoiceV1(WireResponse):
     id: UUID
     procurement_id: UUID
     job_id: UUID
-    document_type: DocumentType
-    status: InvoiceStatus
+    document_type: OpenDocumentType
+    status: OpenInvoiceStatus
     currency_code: str
     total: Money
     issued_at: str
