@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from rails_mcp.wire.errors import (
     RailsError,
     UnknownWireError,
 )
+from rails_mcp.wire.untrusted import quote
 
 __all__ = ["WireContext", "internal_error", "refusal_error", "wire_error"]
 
@@ -62,7 +62,7 @@ def wire_error(exc: RailsError, ctx: WireContext) -> ToolError:
     message = f"The Rails API answered {exc.method} with {code} (HTTP {exc.status})."
     if isinstance(exc, UnknownWireError):  # quoted as data: the wire's text is never our voice
         message = (
-            f"The Rails API answered {exc.method} with the error code {json.dumps(exc.wire_code[:80])} "
+            f"The Rails API answered {exc.method} with the error code {quote(exc.wire_code)} "
             f"(HTTP {exc.status}), which this server does not know."
         )
     fix = code.fix

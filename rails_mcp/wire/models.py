@@ -6,31 +6,20 @@ with it, and ``/openapi.json`` is generated from it. Names follow the contract's
 names (``JobV1``, ``OfferV1``...). Requests forbid unknown keys (the wire is strict);
 responses ignore unknown keys so that a newer server does not break an older client.
 
-The client reads answers with :data:`READ_TOLERANTLY`: a status or reconciliation value the
-API added since 2026-01 is kept as its string (an enum member of no known name, so no
-``is ProcurementStatus.ORDER_CONFIRMED`` test passes for it), and keys added inside the
-closed objects are dropped. Without that context (the sandbox) the values stay strict, and
-the published schemas list only the contract's values.
+The client reads answers with :data:`READ_TOLERANTLY` (see :mod:`rails_mcp.wire.tolerant`):
+a status or reconciliation value the API added since 2026-01 is kept as its string, and keys
+added inside the closed objects are dropped; the sandbox stays strict.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
-    WithJsonSchema,
-    WrapValidator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from rails_mcp.wire.tolerant import READ_TOLERANTLY, ClosedObject, is_unknown, open_enum, reported_enum
 
 __all__ = [
     "EXTENSION_BANNER",
@@ -163,85 +152,28 @@ class LineReconciliation(StrEnum):
     MATCHED = "matched"
 
 
-# --- the tolerant reader -------------------------------------------------------------------
-
-#: The validation context the client reads answers with (see the module docstring).
-READ_TOLERANTLY: Final[dict[str, bool]] = {"read_tolerantly": True}
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def _tolerant(info: ValidationInfo) -> bool:
-    return info.context is READ_TOLERANTLY
-
-
-def _unknown_member(enum: type[E], value: str) -> E:
-    """A member of ``enum`` that is none of its declared ones: equal to ``value``, its ``.value``
-    and ``str()`` are ``value``, and it serialises as ``value``."""
-    member = str.__new__(enum, value)
-    object.__setattr__(member, "_value_", value)
-    object.__setattr__(member, "_name_", value)
-    return member
-
-
-def is_unknown(member: StrEnum) -> bool:
-    """Whether an enum value came from a newer API (none of the contract's values)."""
-    return member.value not in type(member)._value2member_map_
-
-
-def _open(enum: type[E], *, always: bool = False) -> WrapValidator:
-    """Validate as ``enum``; when reading tolerantly (or ``always``), keep a value it does not list."""
-
-    def keep_unknown(value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> E:
-        try:
-            return handler(value)
-        except ValidationError:
-            if isinstance(value, str) and value and (always or _tolerant(info)):
-                return _unknown_member(enum, value[:100])
-            raise
-
-    return WrapValidator(keep_unknown)
-
-
-def _reported(enum: type[E]) -> WithJsonSchema:
-    """The schema of a value reported onward (a tool's result): the contract's values, and any
-    other string, since a value the API added is passed through as it came."""
-    known = ", ".join(member.value for member in enum)
-    return WithJsonSchema(
-        {"type": "string", "description": f"{known}; or a newer value from the API, as it came"}
-    )
-
-
-class _ClosedObject(BaseModel):
-    """A nested object the contract closes (``additionalProperties: false``): strict for
-    requests and in the sandbox, while the client drops keys a newer API added."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_added_keys(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(data, dict) and _tolerant(info):
-            return {k: v for k, v in data.items() if k in cls.model_fields}  # pyright: ignore[reportUnknownVariableType]
-        return data  # pyright: ignore[reportUnknownVariableType]
-
-
 #: The response-side enums, open to values a newer API adds (when read tolerantly).
-OpenPartStatus = Annotated[PartStatusV1, _open(PartStatusV1)]
-OpenProcurementStatus = Annotated[ProcurementStatus, _open(ProcurementStatus)]
-OpenDocumentType = Annotated[DocumentType, _open(DocumentType)]
-OpenInvoiceStatus = Annotated[InvoiceStatus, _open(InvoiceStatus)]
-OpenLineReconciliation = Annotated[LineReconciliation, _open(LineReconciliation)]
+OpenPartStatus = Annotated[PartStatusV1, open_enum(PartStatusV1)]
+OpenProcurementStatus = Annotated[ProcurementStatus, open_enum(ProcurementStatus)]
+OpenDocumentType = Annotated[DocumentType, open_enum(DocumentType)]
+OpenInvoiceStatus = Annotated[InvoiceStatus, open_enum(InvoiceStatus)]
+OpenLineReconciliation = Annotated[LineReconciliation, open_enum(LineReconciliation)]
 
 #: The same enums as a tool reports them: any value the client kept, published as such.
-ReportedPartStatus = Annotated[PartStatusV1, _open(PartStatusV1, always=True), _reported(PartStatusV1)]
-ReportedProcurementStatus = Annotated[
-    ProcurementStatus, _open(ProcurementStatus, always=True), _reported(ProcurementStatus)
+ReportedPartStatus = Annotated[
+    PartStatusV1, open_enum(PartStatusV1, always=True), reported_enum(PartStatusV1)
 ]
-ReportedDocumentType = Annotated[DocumentType, _open(DocumentType, always=True), _reported(DocumentType)]
-ReportedInvoiceStatus = Annotated[InvoiceStatus, _open(InvoiceStatus, always=True), _reported(InvoiceStatus)]
+ReportedProcurementStatus = Annotated[
+    ProcurementStatus, open_enum(ProcurementStatus, always=True), reported_enum(ProcurementStatus)
+]
+ReportedDocumentType = Annotated[
+    DocumentType, open_enum(DocumentType, always=True), reported_enum(DocumentType)
+]
+ReportedInvoiceStatus = Annotated[
+    InvoiceStatus, open_enum(InvoiceStatus, always=True), reported_enum(InvoiceStatus)
+]
 ReportedLineReconciliation = Annotated[
-    LineReconciliation, _open(LineReconciliation, always=True), _reported(LineReconciliation)
+    LineReconciliation, open_enum(LineReconciliation, always=True), reported_enum(LineReconciliation)
 ]
 
 
@@ -290,7 +222,7 @@ JobLookupIdentity = ExternalIdentity | IdIdentity | SiteJobNumberIdentity
 # --- shared records -----------------------------------------------------------------------
 
 
-class VehicleV1(_ClosedObject):
+class VehicleV1(ClosedObject):
     chassis_number: str | None = Field(default=None, max_length=64)
     plate_number: str | None = Field(default=None, max_length=32)
     plate_state: str | None = Field(default=None, max_length=32)
@@ -331,7 +263,7 @@ class PartV1(WireResponse):
     status: OpenPartStatus
 
 
-class ConditionV1(_ClosedObject):
+class ConditionV1(ClosedObject):
     type: Literal["new", "used", "reconditioned", "aftermarket"]
     payload: dict[str, str] = Field(default_factory=dict[str, str])
 
