@@ -2,7 +2,8 @@
 
 Methods mirror the dotted wire names: ``rails.repairer.jobs.baskets.latest.get(...)`` is
 ``POST /api/2026-01/repairer.jobs.baskets.latest.get``. Every answer is parsed with the
-shared models in :mod:`rails_mcp.wire.models`; every failure is one of the exceptions in
+shared models in :mod:`rails_mcp.wire.models`, tolerantly (values and keys a newer API adds
+are kept or dropped, never a ``malformed_response``); every failure is one of the exceptions in
 :mod:`rails_mcp.wire.errors`. Reads that are safe to repeat retry with bounded, jittered
 backoff (stamina); writes never retry on their own, because a lost answer to a write may
 mean it landed, and only the caller can check that.
@@ -285,13 +286,14 @@ def _read_response(response: httpx2.Response, method: str, response_type: type[T
 
 def _parse(content: bytes, response_type: type[T]) -> T:
     """Parsed and validated in one pass (pydantic-core reads the bytes); JSON that only the
-    standard library reads (a BOM, UTF-16) goes through ``json.loads``, accepted as it always was."""
+    standard library reads (a BOM, UTF-16) goes through ``json.loads``, accepted as it always was.
+    Read tolerantly: a status value or a key the API added since 2026-01 is kept, not refused."""
     try:
-        return response_type.model_validate_json(content or b"null")
+        return response_type.model_validate_json(content or b"null", context=m.READ_TOLERANTLY)
     except ValidationError as exc:
         if not any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
             raise
-    return response_type.model_validate(json.loads(content))
+    return response_type.model_validate(json.loads(content), context=m.READ_TOLERANTLY)
 
 
 def _not_json(method: str, status: int, content_type: str) -> MalformedResponse:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from rails_mcp.config import ConfigError, Settings
 from rails_mcp.errors import ToolError
 from rails_mcp.guard import GuardRefusal, money
+from rails_mcp.wire.codes import ErrorCode
 
 __all__ = ["Controls", "check_spending_limit", "parse_allow_list"]
 
@@ -71,7 +72,7 @@ class Controls:
         if self.allowed is not None and name not in self.allowed:
             close = difflib.get_close_matches(name, visible, n=1)
             return ToolError(
-                code="tool_not_allowed",
+                code=ErrorCode.TOOL_NOT_ALLOWED,
                 message=f"{name} is not among the tools this server offers; nothing was run.",
                 fix=f"Use one of the listed tools: {', '.join(visible)}."
                 if visible
@@ -82,11 +83,10 @@ class Controls:
             )
         if self.read_only and not read_only_tool:
             return ToolError(
-                code="read_only_mode",
+                code=ErrorCode.READ_ONLY_MODE,
                 message=f"This server is read-only, and {name} writes; it was not run and nothing was "
                 "written.",
-                fix="Use the listed read-only tools to look things up; placing or changing anything "
-                "is for the person running this server to do elsewhere.",
+                fix=ErrorCode.READ_ONLY_MODE.fix,
                 retryable=False,
                 valid_values=list(visible),
             )
@@ -99,11 +99,10 @@ def check_spending_limit(total: Decimal, limit: Decimal | None, currency: str | 
         return
     unit = f" {currency}" if currency else ""
     raise GuardRefusal(
-        "over_spending_limit",
+        ErrorCode.OVER_SPENDING_LIMIT,
         f"The order total {money(total)}{unit} is above this server's spending limit of "
         f"{money(limit)}{unit} per order.",
-        "Tell the person you are working for the total and the limit; whether this order is placed "
-        "is their decision, not something to work around.",
+        ErrorCode.OVER_SPENDING_LIMIT.fix,
         field="offer_selections",
         valid_values=[money(limit)],
     )

@@ -17,6 +17,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from rails_mcp.present import money, order_total
+from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import (
     BasketsLatestGetResponseV1,
     BuyerProcurementV1,
@@ -77,7 +78,7 @@ class PlacementPlan:
 class GuardRefusal(Exception):
     """A placement that must not reach the wire, with what would work instead."""
 
-    code: str
+    code: ErrorCode
     message: str
     fix: str
     field: str | None = None
@@ -150,7 +151,7 @@ def plan_placement(
         where = f"offer_selections[{i}]"
         if offer is None:
             raise GuardRefusal(
-                "offer_not_in_basket",
+                ErrorCode.OFFER_NOT_IN_BASKET,
                 f"Offer {sel.sellable_id} is not in this job's latest basket.",
                 "Pick sellable_id values from recommend_basket for this same job.",
                 field=f"{where}.sellable_id",
@@ -166,7 +167,7 @@ def plan_placement(
     if len(suppliers) > 1:
         alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
         raise GuardRefusal(
-            "mixed_suppliers",
+            ErrorCode.MIXED_SUPPLIERS,
             f"The selected offers come from {len(suppliers)} suppliers; one procurement is "
             "placed with exactly one supplier.",
             _fix_with_alternatives(
@@ -179,7 +180,7 @@ def plan_placement(
     if supplier not in confirmable:
         alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
         raise GuardRefusal(
-            "unconfirmable_supplier",
+            ErrorCode.UNCONFIRMABLE_SUPPLIER,
             f"Supplier {supplier} has no confirming credential here, so an order placed with it "
             "could never reach order_confirmed (it would be stranded in order_requested).",
             _fix_with_alternatives(
@@ -193,7 +194,7 @@ def plan_placement(
     if already:
         alternatives = [o for o in chosen if not set(o.job_part_ids) & ordered]
         raise GuardRefusal(
-            "part_already_ordered",
+            ErrorCode.PART_ALREADY_ORDERED,
             f"Part(s) {', '.join(map(str, already))} are already ordered on another procurement.",
             _fix_with_alternatives(alternatives, "Drop the selections for parts already ordered")
             if alternatives
@@ -208,7 +209,7 @@ def plan_placement(
 def _check_matches(sel: SelectionRequest, offer: OfferV1, where: str) -> None:
     def mismatch(name: str, given: object, expected: object) -> GuardRefusal:
         return GuardRefusal(
-            "selection_mismatch",
+            ErrorCode.SELECTION_MISMATCH,
             f"{where}.{name} is {given} but the basket offer {offer.sellable_id} has {expected}.",
             f"Omit {name} (it is filled from the basket) or send the basket's value.",
             field=f"{where}.{name}",
@@ -230,7 +231,7 @@ def _check_no_overlap(chosen: Sequence[OfferV1]) -> None:
         overlap = seen & set(offer.job_part_ids)
         if overlap:
             raise GuardRefusal(
-                "duplicate_selection",
+                ErrorCode.DUPLICATE_SELECTION,
                 f"offer_selections[{i}] covers part(s) already covered by an earlier selection: "
                 f"{', '.join(map(str, sorted(overlap, key=str)))}.",
                 "Select one offer per part.",
@@ -273,7 +274,7 @@ def check_confirmable(procurement: BuyerProcurementV1, confirmable: frozenset[UU
     if procurement.supplier_business.id in confirmable:
         return
     raise GuardRefusal(
-        "unconfirmable_supplier",
+        ErrorCode.UNCONFIRMABLE_SUPPLIER,
         f"{procurement.reference} is with {procurement.supplier_business.name}, for which no "
         "confirming credential is configured; it cannot be confirmed here.",
         "Place the parts with a confirmable supplier (recommend_basket marks them) and confirm "

@@ -187,7 +187,7 @@ class PartView(Shape):
     description: str
     quantity: int
     part_number: str | None
-    status: m.PartStatusV1
+    status: m.ReportedPartStatus
 
 
 class PartCounts(Shape):
@@ -210,7 +210,7 @@ class ProcurementView(OneKey):
 
     id: str
     reference: str | None
-    status: m.ProcurementStatus
+    status: m.ReportedProcurementStatus
     job_id: str
     currency_code: str | None
     total: str
@@ -230,15 +230,15 @@ class InvoiceLineView(Shape):
     quantity: int
     unit_price: str
     total: str
-    reconciliation: m.LineReconciliation
+    reconciliation: m.ReportedLineReconciliation
 
 
 class InvoiceView(Shape):
     id: str
     procurement_id: str
     job_id: str
-    document_type: m.DocumentType
-    status: m.InvoiceStatus
+    document_type: m.ReportedDocumentType
+    status: m.ReportedInvoiceStatus
     currency_code: str
     total: str
     issued_at: str
@@ -304,7 +304,8 @@ def procurement_view(p: m.BuyerProcurementV1 | m.SupplierProcurementV1) -> Procu
 def parts_view(parts: Sequence[m.PartV1]) -> tuple[list[PartView], PartCounts]:
     views = [part_view(p) for p in parts]
     estimated = sum(1 for p in parts if p.status is m.PartStatusV1.ESTIMATED)
-    return views, PartCounts(estimated=estimated, ordered=len(views) - estimated)
+    ordered = sum(1 for p in parts if p.status is m.PartStatusV1.ORDERED)  # a newer status is neither
+    return views, PartCounts(estimated=estimated, ordered=ordered)
 
 
 def invoice_view(inv: m.InvoiceV1) -> InvoiceView:

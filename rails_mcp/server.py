@@ -61,6 +61,7 @@ from rails_mcp.tools import (
 )
 from rails_mcp.tools.base import inline_refs
 from rails_mcp.tools.correct import closest_tool, corrected, remember
+from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import EXTENSION_BANNER
 
 __all__ = ["INSTRUCTIONS", "build_server", "execute", "output_schema", "unknown_tool_result"]
@@ -314,7 +315,7 @@ def unknown_tool_result(name: str, known: list[str]) -> CallToolResult:
     """An unknown tool name is a structured error naming the closest real tool."""
     close = closest_tool(name, known)
     info = ToolError(
-        code="unknown_tool",
+        code=ErrorCode.UNKNOWN_TOOL,
         message=f"There is no tool named {json.dumps(name[:80])}.",
         fix=f"Call one of the listed tools; the closest is {close}." if close else "Call a listed tool.",
         retryable=False,

@@ -1,10 +1,20 @@
-"""The one error object every failed tool call returns (SPEC §3), and the exception carrying it."""
+"""The one error object every failed tool call returns, and the exception carrying it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from rails_mcp.wire.codes import CODES, ErrorCode
 
 __all__ = ["Suggestion", "ToolError", "ToolFailure"]
 
@@ -26,7 +36,12 @@ class Suggestion(BaseModel):
 
 
 class ToolError(BaseModel):
-    """The ``error`` object of a failed tool result: all eleven SPEC §3 fields."""
+    """The ``error`` object of a failed tool result.
+
+    ``code`` is published as a plain string but must be a code of the registry
+    (:mod:`rails_mcp.wire.codes`), with the ``retryable`` the registry documents for it: an
+    error the guide does not explain cannot be built.
+    """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -44,6 +59,21 @@ class ToolError(BaseModel):
     example_arguments: dict[str, Any] | None = Field(
         default=None, description="Corrected arguments for the same tool; replay them."
     )
+
+    @field_validator("code")
+    @classmethod
+    def _registered(cls, code: str) -> ErrorCode:
+        try:
+            return ErrorCode(code)
+        except ValueError:
+            raise ValueError(f"{code!r} is not in the error-code registry (rails_mcp.wire.codes)") from None
+
+    @model_validator(mode="after")
+    def _retryable_as_documented(self) -> ToolError:
+        documented = CODES[ErrorCode(self.code)].retryable
+        if self.retryable is not documented:
+            raise ValueError(f"{self.code} is documented with retryable={documented}")
+        return self
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

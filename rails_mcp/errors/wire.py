@@ -7,12 +7,15 @@ from typing import Any
 
 from rails_mcp.errors.model import ToolError
 from rails_mcp.guard import GuardRefusal
+from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.errors import (
     MalformedResponse,
     NoUsableAnswer,
     RailsAPIError,
     RailsError,
+    UnknownWireError,
 )
+from rails_mcp.wire.untrusted import quote
 
 __all__ = ["WireContext", "internal_error", "refusal_error", "wire_error"]
 
@@ -32,41 +35,10 @@ class WireContext:
     credential: str = "repairer"
 
 
-_WIRE_FIXES: dict[str, tuple[str, str | None]] = {
-    "bad_request": (
-        "Send the arguments exactly as this tool's input schema describes them.",
-        None,
-    ),
-    "unauthorized": (
-        "The Rails credential was refused: set RAILS_API_KEY and RAILS_INTEGRATION_ID (or run "
-        "`rails-mcp install`) and restart the server.",
-        None,
-    ),
-    "forbidden": (
-        "The credential has the wrong role for this call: repairer calls need the repairer "
-        "credential, confirmations need RAILS_SUPPLIER_API_KEY / RAILS_SUPPLIER_INTEGRATION_ID.",
-        None,
-    ),
-    "work_provider_not_found": (
-        "Use an id from list_work_providers, or omit work_provider_id for a cash job.",
-        "list_work_providers",
-    ),
-    "unprocessable": (
-        "Re-read the current state (get_repair_job, list_parts, recommend_basket) and retry with "
-        "values taken from it.",
-        None,
-    ),
-    "invalid_access_code": (
-        "The access code is spent or wrong; get a fresh one (or use another tenant).",
-        None,
-    ),
-    "invalid_client_secret": ("Check the OAuth client secret.", None),
-    "integration_not_found": ("Check the OAuth client id.", None),
-    "o_auth_not_supported_by_integration": (
-        "This client cannot install by OAuth; use its api_key directly.",
-        None,
-    ),
-}
+#: Wire codes whose call succeeds with corrected arguments, so the tool's example is worth replaying.
+_REPLAYABLE = frozenset(
+    {ErrorCode.NOT_FOUND, ErrorCode.UNPROCESSABLE, ErrorCode.WORK_PROVIDER_NOT_FOUND, ErrorCode.BAD_REQUEST}
+)
 
 
 def wire_error(exc: RailsError, ctx: WireContext) -> ToolError:
@@ -80,33 +52,37 @@ def wire_error(exc: RailsError, ctx: WireContext) -> ToolError:
             else f"The Rails API did not answer {exc.method or 'the call'} ({exc.message}).",
             fix="Retry the same call in a few seconds"
             + ("; if it persists the server is misbehaving." if malformed else "."),
-            retryable=True,
+            retryable=exc.code.retryable,
             http_status=exc.http_status,
             wire_method=exc.method,
         )
     if not isinstance(exc, RailsAPIError):
         return internal_error(ctx.tool)
-    code = exc.wire_code
+    code = exc.code
     message = f"The Rails API answered {exc.method} with {code} (HTTP {exc.status})."
-    fix, next_tool = _WIRE_FIXES.get(code, ("Check the arguments and retry.", None))
+    if isinstance(exc, UnknownWireError):  # quoted as data: the wire's text is never our voice
+        message = (
+            f"The Rails API answered {exc.method} with the error code {quote(exc.wire_code)} "
+            f"(HTTP {exc.status}), which this server does not know."
+        )
+    fix = code.fix
+    next_tool = "list_work_providers" if code is ErrorCode.WORK_PROVIDER_NOT_FOUND else None
     example = None
-    if code == "not_found":
+    if code is ErrorCode.NOT_FOUND:
         message = ctx.not_found or message
-        fix = ctx.not_found_fix or "Check the id or reference; it does not exist for this credential."
+        fix = ctx.not_found_fix or fix
         next_tool = ctx.not_found_next_tool
-    elif code == "unprocessable" and ctx.unprocessable_fix:
+    elif code is ErrorCode.UNPROCESSABLE and ctx.unprocessable_fix:
         fix = ctx.unprocessable_fix
-    elif code == "unauthorized" and (
+    elif code is ErrorCode.UNAUTHORIZED and (
         ctx.credential == "supplier" or (exc.method or "").startswith("supplier.")
     ):
         fix = (
             "The supplier credential was refused: set RAILS_SUPPLIER_API_KEY and "
             "RAILS_SUPPLIER_INTEGRATION_ID and restart the server."
         )
-    if code in {"not_found", "unprocessable", "work_provider_not_found", "bad_request"}:
+    if code in _REPLAYABLE:
         example = ctx.example_arguments
-    if exc.retryable:
-        fix = "Retry the same call in a few seconds."
     return ToolError(
         code=code,
         message=message,
@@ -129,7 +105,7 @@ def refusal_error(refusal: GuardRefusal, example_arguments: dict[str, Any] | Non
         valid_values=refusal.valid_values,
         # Over the limit, the next step is the person's, not another selection to try.
         next_tool=None
-        if refusal.code == "over_spending_limit"
+        if refusal.code == ErrorCode.OVER_SPENDING_LIMIT
         else "recommend_basket"
         if example_arguments is None
         else "place_procurement",
@@ -139,8 +115,8 @@ def refusal_error(refusal: GuardRefusal, example_arguments: dict[str, Any] | Non
 
 def internal_error(tool: str) -> ToolError:
     return ToolError(
-        code="internal_error",
+        code=ErrorCode.INTERNAL_ERROR,
         message=f"{tool} failed unexpectedly inside rails-mcp; nothing about the cause is exposed.",
-        fix="Retry once; if it fails again, read the server's log.",
-        retryable=True,
+        fix=ErrorCode.INTERNAL_ERROR.fix,
+        retryable=ErrorCode.INTERNAL_ERROR.retryable,
     )

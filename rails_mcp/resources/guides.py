@@ -6,9 +6,16 @@ prompt and the server's ``instructions`` say the same thing in the same words.
 
 from __future__ import annotations
 
+from rails_mcp.errors.codes import error_code_table
 from rails_mcp.wire.models import EXTENSION_BANNER
 
-__all__ = ["ERRORS_GUIDE", "INSTRUCTIONS", "LIFECYCLE_GUIDE", "SEEDED_JOB_EXTERNAL", "TOOLS_GUIDE"]
+__all__ = [
+    "ERRORS_GUIDE",
+    "INSTRUCTIONS",
+    "LIFECYCLE_GUIDE",
+    "SEEDED_JOB_EXTERNAL",
+    "TOOLS_GUIDE",
+]
 
 #: The seeded repair job every fresh tenant holds (SPEC §1): a 2019 Toyota Corolla.
 SEEDED_JOB_EXTERNAL = "CCC-2026-04817"
@@ -92,10 +99,10 @@ Subscribe to `rails://procurements/{{id}}` or `scenario://current` (resources/su
 2025-11-25, subscriptions/listen on 2026-07-28) to be told when an order changes.
 """
 
-ERRORS_GUIDE = """# Errors and how to recover
+ERRORS_GUIDE = f"""# Errors and how to recover
 
 A failed tool call is a normal result with `isError: true`, never a protocol error. Its
-structured content is `{"is_extension": bool, "error": {...}}`:
+structured content is `{{"is_extension": bool, "error": {{...}}}}`:
 
 | key | meaning |
 |---|---|
@@ -106,25 +113,14 @@ structured content is `{"is_extension": bool, "error": {...}}`:
 | `example_arguments` | complete corrected arguments for the same tool: replay them |
 | `field`, `valid_values`, `did_you_mean`, `next_tool`, `http_status`, `wire_method` | where they apply |
 
-## Codes you will meet
-- `invalid_arguments` — the arguments do not fit the schema (a common one: `external_id` where
-  the key is `external`). Read `field` and `did_you_mean`.
-- `unconfirmable_supplier` — the selected offers belong to a supplier nobody here can confirm
-  for. Replay `example_arguments` (the confirmable supplier's offers for the same parts), or
-  report the parts as not orderable through this credential.
-- `mixed_suppliers` — one placement, one supplier. Split by supplier.
-- `offer_not_in_basket`, `selection_mismatch`, `duplicate_selection` — re-read
-  `recommend_basket` and send its `ready_selection`.
-- `part_already_ordered` — the part is on another procurement: `list_procurements(job)`.
-- `not_found` — no such record for this credential (another tenant's or another supplier's
-  order is invisible, by design).
-- `unprocessable` — well-formed but breaks a rule (a confirmed order is locked).
-- `unauthorized`, `forbidden` — the credential is wrong or lacks the scope.
-- `placement_outcome_unknown`, `placement_not_landed`, `confirmation_not_landed` — an answer
-  was lost; follow `fix` (check with `list_procurements` before placing again; confirming is
-  safe to repeat).
-- `unknown_tool` — see `did_you_mean`.
-- `internal_error` — a bug on our side; nothing secret or internal is shown. Retry once.
+## Every code
+
+"From" says who answered: the Rails API itself, nobody (no usable answer came back), or
+rails-mcp, which refuses before anything reaches the wire. Always follow `fix`; when an
+answer was lost, check with `list_procurements` before placing again (confirming is safe to
+repeat).
+
+{error_code_table()}
 
 Reading a resource that does not exist (an unknown job reference or procurement id) answers a
 JSON-RPC `invalid params` error whose message says what to use instead.

@@ -391,9 +391,11 @@ async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Re
     nxt = "confirm_procurement" if p.status is m.ProcurementStatus.ORDER_REQUESTED else "reconcile_invoice"
     view = procurement_view(p)
     history = ctx.hub.history(p.id) if ctx.hub is not None else History()
-    output = TrackProcurementOutput(view=args.view, procurement=view, events=history.events, next_tool=nxt)
+    output = TrackProcurementOutput(view=args.view, procurement=view, events=history.events)
     if history.truncated:  # set only when it applies: unset fields are left out of the result
         output.events_truncated = history.truncated
+    if not m.is_unknown(p.status):  # a status the API added since is reported, no next step guessed
+        output.next_tool = nxt
     return Reply(
         output,
         f"{p.reference} is {p.status.value} ({view.total} {p.currency_code}).",
@@ -448,7 +450,8 @@ async def confirm_procurement(
     except RailsError as exc:
         raise ToolFailure(wire_error(exc, wctx)) from None
     after = await wire(wctx, client.repairer.procurements.get(identity=ident))
-    if after.status is not m.ProcurementStatus.ORDER_CONFIRMED:
+    # A status the API added since is the wire's own answer to the confirmation: reported, not retried.
+    if after.status is not m.ProcurementStatus.ORDER_CONFIRMED and not m.is_unknown(after.status):
         raise ToolFailure(
             ToolError(
                 code="confirmation_not_landed",

@@ -5,6 +5,10 @@ parses responses with it, the embedded sandbox validates requests and renders re
 with it, and ``/openapi.json`` is generated from it. Names follow the contract's schema
 names (``JobV1``, ``OfferV1``...). Requests forbid unknown keys (the wire is strict);
 responses ignore unknown keys so that a newer server does not break an older client.
+
+The client reads answers with :data:`READ_TOLERANTLY` (see :mod:`rails_mcp.wire.tolerant`):
+a status or reconciliation value the API added since 2026-01 is kept as its string, and keys
+added inside the closed objects are dropped; the sandbox stays strict.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from rails_mcp.wire.tolerant import READ_TOLERANTLY, ClosedObject, is_unknown, open_enum, reported_enum
+
 __all__ = [
     "EXTENSION_BANNER",
+    "READ_TOLERANTLY",
     "AddressV1",
     "BasketsLatestGetRequestV1",
     "BasketsLatestGetResponseV1",
@@ -64,6 +71,11 @@ __all__ = [
     "ProcurementsInvoicesListResponseV1",
     "ProcurementsListRequestV1",
     "ProcurementsListResponseV1",
+    "ReportedDocumentType",
+    "ReportedInvoiceStatus",
+    "ReportedLineReconciliation",
+    "ReportedPartStatus",
+    "ReportedProcurementStatus",
     "SiteJobNumberIdentity",
     "SiteJobNumberV1",
     "SourceItemV1",
@@ -84,6 +96,7 @@ __all__ = [
     "WorkProviderV1",
     "WorkProvidersListRequestV1",
     "WorkProvidersListResponseV1",
+    "is_unknown",
 ]
 
 #: The verbatim banner that opens every extension surface (seeds 000/001/002).
@@ -139,6 +152,31 @@ class LineReconciliation(StrEnum):
     MATCHED = "matched"
 
 
+#: The response-side enums, open to values a newer API adds (when read tolerantly).
+OpenPartStatus = Annotated[PartStatusV1, open_enum(PartStatusV1)]
+OpenProcurementStatus = Annotated[ProcurementStatus, open_enum(ProcurementStatus)]
+OpenDocumentType = Annotated[DocumentType, open_enum(DocumentType)]
+OpenInvoiceStatus = Annotated[InvoiceStatus, open_enum(InvoiceStatus)]
+OpenLineReconciliation = Annotated[LineReconciliation, open_enum(LineReconciliation)]
+
+#: The same enums as a tool reports them: any value the client kept, published as such.
+ReportedPartStatus = Annotated[
+    PartStatusV1, open_enum(PartStatusV1, always=True), reported_enum(PartStatusV1)
+]
+ReportedProcurementStatus = Annotated[
+    ProcurementStatus, open_enum(ProcurementStatus, always=True), reported_enum(ProcurementStatus)
+]
+ReportedDocumentType = Annotated[
+    DocumentType, open_enum(DocumentType, always=True), reported_enum(DocumentType)
+]
+ReportedInvoiceStatus = Annotated[
+    InvoiceStatus, open_enum(InvoiceStatus, always=True), reported_enum(InvoiceStatus)
+]
+ReportedLineReconciliation = Annotated[
+    LineReconciliation, open_enum(LineReconciliation, always=True), reported_enum(LineReconciliation)
+]
+
+
 # --- identity wrappers: oneOf {external} | {id}, exactly one key -------------------------
 
 
@@ -184,9 +222,7 @@ JobLookupIdentity = ExternalIdentity | IdIdentity | SiteJobNumberIdentity
 # --- shared records -----------------------------------------------------------------------
 
 
-class VehicleV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
+class VehicleV1(ClosedObject):
     chassis_number: str | None = Field(default=None, max_length=64)
     plate_number: str | None = Field(default=None, max_length=32)
     plate_state: str | None = Field(default=None, max_length=32)
@@ -224,12 +260,10 @@ class PartV1(WireResponse):
     description: str
     quantity: int
     part_number: str | None = None
-    status: PartStatusV1
+    status: OpenPartStatus
 
 
-class ConditionV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
+class ConditionV1(ClosedObject):
     type: Literal["new", "used", "reconditioned", "aftermarket"]
     payload: dict[str, str] = Field(default_factory=dict[str, str])
 
@@ -304,7 +338,7 @@ class _ProcurementBase(WireResponse):
     id: UUID
     job_id: UUID
     reference: str | None = None
-    status: ProcurementStatus
+    status: OpenProcurementStatus
     currency_code: str | None = None
     created_at: str
     updated_at: str
@@ -336,15 +370,15 @@ class InvoiceLineItemV1(WireResponse):
     quantity: int
     unit_price: Money
     total: Money
-    reconciliation: LineReconciliation
+    reconciliation: OpenLineReconciliation
 
 
 class InvoiceV1(WireResponse):
     id: UUID
     procurement_id: UUID
     job_id: UUID
-    document_type: DocumentType
-    status: InvoiceStatus
+    document_type: OpenDocumentType
+    status: OpenInvoiceStatus
     currency_code: str
     total: Money
     issued_at: str
