@@ -89,7 +89,10 @@ def _stored_schemas() -> dict[str, Schemas]:
 
 def published_file_text() -> str:
     """The text of ``published_tools.json`` for the registry as the code now generates it."""
-    tools = {t.name: dict(zip(("inputSchema", "outputSchema"), _generated(t), strict=True)) for t in TOOLS}
+    tools: dict[str, dict[str, Any]] = {}
+    for tool in TOOLS:
+        input_schema, output = _generated(tool)
+        tools[tool.name] = {"inputSchema": input_schema, "outputSchema": output}
     return json.dumps(tools) + "\n"
 
 
