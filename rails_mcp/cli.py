@@ -458,13 +458,14 @@ def _install_hint(code: str, settings: Settings) -> str:
 def schemas(out: Path, check: bool) -> None:
     """Write tool_schemas/<tool>.json from the live server's tools/list."""
     from rails_mcp.schemas import render_tool_schemas
-    from rails_mcp.server import PUBLISHED_FILE, published_file_text
+    from rails_mcp.tools.publish import PUBLISHED_FILE, published_file_text, store_published_file
 
-    rendered = anyio.run(render_tool_schemas)
-    drift = [name for name, text in rendered.items() if _read(out / f"{name}.json") != text]
     cache = published_file_text()
-    if _read(PUBLISHED_FILE) != cache:
-        drift.append(PUBLISHED_FILE.name)
+    drift = [PUBLISHED_FILE.name] if _read(PUBLISHED_FILE) != cache else []
+    if drift and not check:
+        store_published_file(cache)  # first: the files below are rendered from it
+    rendered = anyio.run(render_tool_schemas)
+    drift += [f"{name}.json" for name, text in rendered.items() if _read(out / f"{name}.json") != text]
     stale = sorted(p.name for p in out.glob("*.json") if p.stem not in rendered) if out.exists() else []
     if check:
         if drift or stale:
@@ -476,7 +477,6 @@ def schemas(out: Path, check: bool) -> None:
         (out / f"{name}.json").write_text(text, encoding="utf-8")
     for name in stale:
         (out / name).unlink()
-    PUBLISHED_FILE.write_text(cache, encoding="utf-8")
     click.echo(f"wrote {len(rendered)} tool schemas to {out} and their cache to {PUBLISHED_FILE}")
 
 

@@ -10,18 +10,14 @@ Inspector validate error results against it too.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
 import logging
 import warnings
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any, cast, get_args
 
-import pydantic
 from mcp import MCPDeprecationWarning, MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp_types import (
@@ -38,7 +34,6 @@ from mcp_types import (
     RequestParams,
     SetLevelRequestParams,
     TextContent,
-    Tool,
 )
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
@@ -52,19 +47,17 @@ from rails_mcp.governance import Governance
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
 from rails_mcp.tools import (
     TOOLS,
-    TOOLS_BY_NAME,
     InputNeeded,
     Rails,
     ToolContext,
     ToolDef,
-    compact_schema,
 )
-from rails_mcp.tools.base import inline_refs
 from rails_mcp.tools.correct import closest_tool, corrected, remember
+from rails_mcp.tools.publish import published
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import EXTENSION_BANNER
 
-__all__ = ["INSTRUCTIONS", "build_server", "execute", "output_schema", "unknown_tool_result"]
+__all__ = ["INSTRUCTIONS", "build_server", "execute", "unknown_tool_result"]
 
 log = logging.getLogger("rails_mcp.server")
 
@@ -76,179 +69,6 @@ ICON = Icon(
     mime_type="image/svg+xml",
     sizes=["any"],
 )
-
-
-# --- what each tool publishes ------------------------------------------------------------------
-
-
-_DROP = {
-    "title",
-    "description",
-    "default",
-    "required",
-    "additionalProperties",
-    "format",
-    "pattern",
-    "minLength",
-    "maxLength",
-    "minimum",
-    "maximum",
-    "minItems",
-    "maxItems",
-}
-
-
-def _lean(node: Any) -> Any:
-    """An output schema node with only what describes the shape: types, properties, items, enums.
-
-    Constraints and prose cost tokens on every ``tools/list`` and bind nothing (outputs are
-    ours). A property that defaults to null is left out when absent (every model here
-    serializes so), so its null branch goes; ``anyOf`` of plain types becomes one ``type`` list.
-    """
-    if isinstance(node, list):
-        return [_lean(v) for v in cast("list[Any]", node)]
-    if not isinstance(node, dict):
-        return node
-    items = cast("dict[str, Any]", node)
-    out: dict[str, Any] = {}
-    for key, value in items.items():
-        if key in _DROP:
-            continue
-        if key in {"properties", "$defs"}:
-            out[key] = {n: _lean(_omitted_not_null(v)) for n, v in cast("dict[str, Any]", value).items()}
-        else:
-            out[key] = _lean(value)
-    # ``properties`` and ``items`` already say object and array: the type keyword is redundant.
-    if ("properties" in out and out.get("type") == "object") or (
-        "items" in out and out.get("type") == "array"
-    ):
-        del out["type"]
-    variants = out.get("anyOf")
-    if isinstance(variants, list):
-        kinds = cast("list[dict[str, Any]]", variants)
-        plain = [v for v in kinds if set(v) == {"type"} and isinstance(v["type"], str)]
-        rest = [v for v in kinds if v not in plain]
-        if len(plain) > 1 or (plain and not rest):
-            merged = {"type": [v["type"] for v in plain] if len(plain) > 1 else plain[0]["type"]}
-            out["anyOf"] = [merged, *rest]
-        if len(out["anyOf"]) == 1:
-            (only,) = out.pop("anyOf")
-            out = {**only, **out}
-    return out
-
-
-def _omitted_not_null(prop: Any) -> Any:
-    """``X | None = None``: absent when None, so published as plain ``X``."""
-    if not isinstance(prop, dict):
-        return prop
-    node = cast("dict[str, Any]", prop)
-    variants = node.get("anyOf")
-    if "default" not in node or node["default"] is not None or not isinstance(variants, list):
-        return node
-    kept = [v for v in cast("list[Any]", variants) if v != {"type": "null"}]
-    rest = {k: v for k, v in node.items() if k not in {"anyOf", "default"}}
-    return {**kept[0], **rest} if len(kept) == 1 else {"anyOf": kept, **rest}
-
-
-def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
-    """The output model's JSON schema: one ``type: object`` root admitting the success fields
-    (omitted when absent, never null) and ``error``; ``is_extension`` required; the error's
-    ``example_arguments`` typed as this tool's own arguments (their shape, without the
-    constraints the inputSchema already states)."""
-    raw = cast("type[BaseModel]", tool.output_model).model_json_schema()
-    schema = cast("dict[str, Any]", _lean(raw))
-    schema["properties"]["is_extension"] = {"type": "boolean"}
-    schema["required"] = ["is_extension"]
-    defs = cast("dict[str, Any]", schema["$defs"])
-    error = cast("dict[str, Any]", defs["ToolError"])
-    error["required"] = ["code", "message", "fix", "retryable"]
-    error_props = cast("dict[str, Any]", error["properties"])
-    error_props["example_arguments"] = _lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
-    _inline_single_use(schema)
-    return {"type": "object", **schema}
-
-
-def _inline_single_use(schema: dict[str, Any]) -> None:
-    """A ``$defs`` entry referenced once is written where it is used (fewer tokens, same schema)."""
-    defs = cast("dict[str, Any]", schema.get("$defs", {}))
-    text = json.dumps(schema)
-    once = {name for name in defs if text.count(f'"#/$defs/{name}"') == 1}
-
-    kept = {name: inline_refs(d, defs, once) for name, d in defs.items() if name not in once}
-    for key in list(schema):
-        if key != "$defs":
-            schema[key] = inline_refs(schema[key], defs, once)
-    if kept:
-        schema["$defs"] = kept
-    else:
-        schema.pop("$defs", None)
-
-
-def published(tool: ToolDef[Any, Any]) -> Tool:
-    """What ``tools/list`` says of ``tool``; its schemas generated from its models once per process.
-
-    A tool of the registry starts from ``published_tools.json`` (written by ``rails-mcp
-    schemas``) when that file's fingerprint matches these sources, which saves generating 26
-    schemas on every cold start; otherwise, or for any other tool, they are generated now.
-    """
-    schemas = _SCHEMAS.get(tool.name)
-    if schemas is None or schemas[0] is not tool:
-        stored = _stored_schemas().get(tool.name) if TOOLS_BY_NAME.get(tool.name) is tool else None
-        generated = stored or (compact_schema(cast("type[BaseModel]", tool.input_model)), output_schema(tool))
-        schemas = _SCHEMAS[tool.name] = (tool, *generated)
-    return Tool(
-        name=tool.name,
-        title=tool.title,
-        description=tool.description,
-        input_schema=schemas[1],
-        output_schema=schemas[2],
-        annotations=tool.annotations,
-    )
-
-
-_SCHEMAS: dict[str, tuple[ToolDef[Any, Any], dict[str, Any], dict[str, Any]]] = {}
-#: The registry's generated schemas, kept beside the code and keyed by the code's fingerprint.
-PUBLISHED_FILE = Path(__file__).with_name("published_tools.json")
-
-
-def schema_fingerprint() -> str:
-    """A digest of everything the published schemas are generated from (code and pydantic)."""
-    root = Path(__file__).parent
-    digest = hashlib.sha256(pydantic.VERSION.encode())
-    sources = [
-        root / "server.py",
-        root / "present.py",
-        *(sorted((root / d).glob("*.py")) for d in ("tools", "errors", "wire")),
-    ]
-    for path in sorted(p for group in sources for p in ([group] if isinstance(group, Path) else group)):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-@functools.cache
-def _stored_schemas() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    try:
-        stored = json.loads(PUBLISHED_FILE.read_text(encoding="utf-8"))
-        if stored.get("fingerprint") != schema_fingerprint():
-            log.info("published_tools.json is stale; generating the tool schemas")
-            return {}
-        tools = cast("dict[str, dict[str, Any]]", stored["tools"])
-        return {name: (t["inputSchema"], t["outputSchema"]) for name, t in tools.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
-
-
-def published_file_text() -> str:
-    """The text of ``published_tools.json`` for the registry as the code now generates it."""
-    tools = {
-        t.name: {
-            "inputSchema": compact_schema(cast("type[BaseModel]", t.input_model)),
-            "outputSchema": output_schema(t),
-        }
-        for t in TOOLS
-    }
-    return json.dumps({"fingerprint": schema_fingerprint(), "tools": tools}) + "\n"
 
 
 # --- results -----------------------------------------------------------------------------------

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from pydantic import BaseModel
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
-from pydantic_core import core_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from rails_mcp.wire import limits
 from rails_mcp.wire.errors import HTTP_STATUS_BY_CODE
 from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec, method_path
 from rails_mcp.wire.models import EXTENSION_BANNER
+from rails_mcp.wire.schema import WireSchema, ref_counts
 
 __all__ = [
     "EXTENSIONS_PATH",
@@ -46,10 +46,6 @@ _ERROR_TEXT = {
     "invalid_client_secret": "client_secret does not match the integration.",
     "invalid_access_code": "The access code is unknown or has already been exchanged.",
 }
-
-
-def _is_ref(schema: object) -> bool:
-    return isinstance(schema, dict) and "$ref" in schema
 
 
 #: Python class name → the schema name the API reference (seeds/001) publishes. The classes
@@ -152,32 +148,8 @@ def _publish(schemas: dict[str, Any], paths: dict[str, Any]) -> tuple[dict[str, 
 
 
 def _refers_to(schemas: dict[str, Any], paths: dict[str, Any], name: str, skip: str | None = None) -> bool:
-    target = _REF.format(model=name)
-
-    def walk(node: Any) -> bool:
-        if isinstance(node, dict):
-            return any(
-                (k == "$ref" and v == target) or walk(v) for k, v in cast("dict[str, Any]", node).items()
-            )
-        if isinstance(node, list):
-            return any(walk(v) for v in cast("list[Any]", node))
-        return False
-
-    return walk(paths) or any(walk(s) for n, s in schemas.items() if n not in (name, skip))
-
-
-class _WireSchema(GenerateJsonSchema):
-    """pydantic's generator, adjusted to say what the wire says.
-
-    Unions of objects are ``oneOf`` (the identity wrappers are "exactly one key").
-    """
-
-    def union_schema(self, schema: core_schema.UnionSchema) -> dict[str, Any]:
-        generated = super().union_schema(schema)
-        choices: object = generated.get("anyOf")
-        if isinstance(choices, list) and all(map(_is_ref, cast("list[object]", choices))):
-            generated["oneOf"] = generated.pop("anyOf")
-        return generated
+    others = [s for n, s in schemas.items() if n not in (name, skip)]
+    return ref_counts([paths, others])[_REF.format(model=name)] > 0
 
 
 def _error_responses(spec: MethodSpec) -> dict[str, Any]:
@@ -247,7 +219,7 @@ def _document(specs: Iterable[MethodSpec], title: str, description: str) -> dict
     for spec in specs:
         wanted.append((spec.request, "validation"))
         wanted.append((spec.response, "serialization"))
-    refs, defs = models_json_schema(wanted, ref_template=_REF, schema_generator=_WireSchema)
+    refs, defs = models_json_schema(wanted, ref_template=_REF, schema_generator=WireSchema)
     schemas, paths = _publish(
         dict(defs.get("$defs", {})), {method_path(s.name): {"post": _operation(s, refs)} for s in specs}
     )

@@ -3,7 +3,7 @@ returns (:class:`Reply`), the human-approval seam, and the bases of input and ou
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
@@ -17,6 +17,7 @@ from rails_mcp.errors.repair import IDENTIFIER_SHAPE, IDENTITY_SHAPE
 from rails_mcp.present import ApprovalOutcome, OrderForApproval, Shape
 from rails_mcp.resources import ResourceHub
 from rails_mcp.wire.models import ExternalIdentity, IdIdentity, VinIdentifier, VrmIdentifier
+from rails_mcp.wire.schema import compact_schema
 
 from .context import Rails
 
@@ -162,59 +163,6 @@ JOB_ALIASES: Mapping[str, str] = {
 
 class ToolInput(RepairableInput):
     """Strict (unknown keys refused), frozen; repairs declared per model."""
-
-
-def inline_refs(node: Any, defs: Mapping[str, Any], only: Collection[str] | None = None) -> Any:
-    """``node`` with each ``$ref`` to ``defs`` (to the names in ``only``, when given) written out
-    where it stands; the referenced model's own description gives way to the field's."""
-    if isinstance(node, list):
-        return [inline_refs(v, defs, only) for v in cast("list[Any]", node)]
-    if not isinstance(node, dict):
-        return node
-    items = cast("dict[str, Any]", node)
-    ref = items.get("$ref")
-    name = ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
-    rest = {k: inline_refs(v, defs, only) for k, v in items.items() if k != "$ref" or name is None}
-    if name is None or (only is not None and name not in only):
-        return {**rest, "$ref": ref} if name is not None else rest
-    target = cast("dict[str, Any]", inline_refs(defs[name], defs, only))
-    return {**{k: v for k, v in target.items() if k != "description"}, **rest}
-
-
-def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema, cut down for ``tools/list``: fewer tokens, same contract.
-
-    ``$ref`` is inlined, titles go, a tagged union's ``oneOf`` is published as ``anyOf`` (its
-    branches are disjoint by key), and an optional field's ``anyOf: [X, null]`` with
-    ``default: null`` becomes plain ``X``: omitting it says "none".
-    """
-    schema = model.model_json_schema()
-    defs = cast("dict[str, Any]", schema.pop("$defs", {}))
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(v) for v in cast("list[Any]", node)]
-        if not isinstance(node, dict):
-            return node
-        items = cast("dict[str, Any]", node)
-        out = {
-            ("anyOf" if k == "oneOf" else k): walk(v)
-            for k, v in items.items()
-            if not (k == "title" and isinstance(v, str))
-        }
-        variants = out.get("anyOf")
-        if isinstance(variants, list) and "default" in out and out["default"] is None:
-            kept = [v for v in cast("list[Any]", variants) if v != {"type": "null"}]
-            if len(kept) < len(cast("list[Any]", variants)):
-                del out["default"]
-                del out["anyOf"]
-                out = {**kept[0], **out} if len(kept) == 1 else {"anyOf": kept, **out}
-        return out
-
-    result = cast("dict[str, Any]", walk(inline_refs(schema, defs)))
-    result.pop("description", None)
-    result["additionalProperties"] = False
-    return result
 
 
 # --- outputs -------------------------------------------------------------------------------
