@@ -60,7 +60,8 @@ from rails_mcp.tools import (
     compact_schema,
 )
 from rails_mcp.tools.base import inline_refs
-from rails_mcp.tools.correct import closest_tool, corrected, remember
+from rails_mcp.tools.correct import corrected
+from rails_mcp.tools.lookup import closest_tool, remember
 from rails_mcp.wire.models import EXTENSION_BANNER
 
 __all__ = ["INSTRUCTIONS", "build_server", "execute", "output_schema", "unknown_tool_result"]

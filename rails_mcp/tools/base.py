@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, cast
 
 import mcp_types
 from mcp.server import ServerRequestContext
@@ -18,6 +18,9 @@ from rails_mcp.resources import ResourceHub
 from rails_mcp.wire.models import ExternalIdentity, IdIdentity, VinIdentifier, VrmIdentifier
 
 from .context import Rails
+
+if TYPE_CHECKING:
+    from .lookup import Candidate, Fix
 
 __all__ = [
     "JOB_ALIASES",
@@ -128,6 +131,12 @@ class ToolDef(Generic[InT, OutT]):
     annotations: mcp_types.ToolAnnotations
     handler: Callable[[ToolContext, InT], Awaitable[Reply[OutT]]]
     extension: bool = False
+    #: The tool's own look-ups that turn a refused call into corrected arguments, most likely
+    #: first (None: the arguments repaired by shape are the only candidate).
+    correct: Callable[[Fix], Awaitable[list[Candidate]]] | None = None
+    #: Whether the tool would accept corrected arguments now, checked without changing anything
+    #: (a refusal may also raise). None: no correction is ever offered as ``example_arguments``.
+    probe: Callable[[ToolContext, InT], Awaitable[bool]] | None = None
 
     @property
     def read_only(self) -> bool:

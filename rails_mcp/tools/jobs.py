@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field, StringConstraints
@@ -13,6 +14,7 @@ from rails_mcp.wire.errors import RailsError
 
 from .base import JOB_ALIASES, JobRef, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
+from .lookup import Candidate, Fix, by_name, identity_of, job_correction, uuid_of
 from .views import JobView, job_ctx, job_view, wire
 
 __all__ = ["GET_REPAIR_JOB", "JOB_HELP", "JOB_REPAIRS", "OPEN_REPAIR_JOB", "JobInput"]
@@ -117,12 +119,90 @@ async def open_repair_job(ctx: ToolContext, args: OpenRepairJobInput) -> Reply[O
     )
 
 
+async def _correct_open_job(fix: Fix) -> list[Candidate]:
+    """A site or an insurer named (or an only one meant): the job's own is left to the wire."""
+    cand = dict(fix.base)
+    if cand.get("repairer_site_id") is not None:
+        await _site(fix, cand)
+    if cand.get("work_provider_id") is not None:
+        await _work_provider(fix, cand)
+    return [(cand, [])]
+
+
+async def _site(fix: Fix, cand: dict[str, Any]) -> None:
+    site = cand["repairer_site_id"]
+    sites = (await fix.client.businesses.list()).items
+    ids = {str(s.id) for s in sites}
+    given = uuid_of(site)
+    if given is not None and str(given) in ids:
+        return
+    named = by_name(sites, site) if isinstance(site, str) and given is None else None
+    own = named if named is not None else sites[0] if len(sites) == 1 else None
+    if own is not None:  # named, or the repairer's own (only) site
+        cand["repairer_site_id"] = str(own.id)
+        fix.notes.append(
+            f"repairer_site_id is one of this repairer's own sites (list_businesses): {own.name} ({own.id})."
+        )
+        return
+    fix.ask = {
+        "fix": "repairer_site_id must be one of this repairer's sites: ask the person which "
+        "(list_businesses names them).",
+        "valid_values": sorted(ids),
+        "next_tool": "list_businesses",
+    }
+
+
+async def _work_provider(fix: Fix, cand: dict[str, Any]) -> None:
+    provider = cand["work_provider_id"]
+    providers = (await fix.client.repairer.work_providers.list()).items
+    ids = {str(w.id) for w in providers}
+    given = uuid_of(provider)
+    if given is not None and str(given) in ids:
+        return
+    named = by_name(providers, provider) if isinstance(provider, str) and given is None else None
+    exists = False
+    identity = identity_of(cand.get("job"))
+    if named is None and identity is not None:
+        exists = await fix.get_job(identity) is not None
+    only = providers[0] if len(providers) == 1 else None
+    chosen = named or (only if not exists else None)
+    if chosen is not None:
+        cand["work_provider_id"] = str(chosen.id)
+        fix.notes.append(f"work_provider_id is {chosen.name}'s id from list_work_providers: {chosen.id}.")
+        return
+    # A new job, or an existing one whose insurer the agent meant to change: only the person knows.
+    names = ", ".join(f"{w.name} ({w.id})" for w in providers)
+    fix.ask = {
+        "fix": f"{json.dumps(provider)[:60]} is not a work provider. Ask the person which "
+        f"insurer this job is billed to — {names} — or omit work_provider_id "
+        + ("to keep the job's insurer." if exists else "for a cash job."),
+        "valid_values": sorted(ids),
+        "next_tool": "list_work_providers",
+    }
+
+
+async def _open_job_accepted(ctx: ToolContext, args: OpenRepairJobInput) -> bool:
+    """The wire would take it: a job addressed by id exists, the site and the insurer are known."""
+    client = ctx.rails.client
+    job = args.job
+    if isinstance(job, m.IdIdentity):
+        await client.repairer.jobs.get(identity=job)
+    site = args.repairer_site_id
+    if site is not None and site not in {b.id for b in (await client.businesses.list()).items}:
+        return False
+    provider = args.work_provider_id
+    providers = (await client.repairer.work_providers.list()).items
+    return provider is None or provider in {w.id for w in providers}
+
+
 OPEN_REPAIR_JOB = declare(
     open_repair_job,
     hints(read_only=False, idempotent=True),
     "Create or update a repair job (upsert keyed by job). "
     + JOB_HELP
     + " Fields you omit stay unchanged; repairer_site_id defaults to the only site. Next: identify_parts.",
+    correct=_correct_open_job,
+    probe=_open_job_accepted,
 )
 
 
@@ -166,4 +246,5 @@ GET_REPAIR_JOB = declare(
     "Read a job's header (vehicle, site, insurer, claim). "
     + JOB_HELP
     + " Parts, prices and orders are separate: list_parts, recommend_basket, list_procurements.",
+    correct=job_correction,
 )

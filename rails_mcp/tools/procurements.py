@@ -33,9 +33,10 @@ from .base import (
     ToolOutput,
     hints,
 )
-from .basket import basket_and_parts, selection_arguments
+from .basket import basket_and_parts, corrected_selections, selection_arguments
 from .declare import declare
 from .jobs import JOB_HELP, JobInput
+from .lookup import Candidate, Fix, job_correction, procurement_correction
 from .parts import Quantity
 from .views import (
     PartView,
@@ -296,6 +297,16 @@ async def _find_lost_placement(
     )
 
 
+async def _correct_placement(fix: Fix) -> list[Candidate]:
+    return [(await corrected_selections(fix, await fix.with_job(fix.base)), [])]
+
+
+async def _placement_accepted(ctx: ToolContext, args: PlaceProcurementInput) -> bool:
+    """Placed as a dry run: every check the wire and the guard make, nothing ordered."""
+    await place_procurement(ctx, args.model_copy(update={"dry_run": True}))
+    return True
+
+
 PLACE_PROCUREMENT = declare(
     place_procurement,
     hints(read_only=False, idempotent=False),
@@ -308,6 +319,8 @@ PLACE_PROCUREMENT = declare(
     "decline, nothing is placed and you may call again later. Orders above the server's spending "
     "limit are refused. Not idempotent: a second call orders again. Next: confirm_procurement. " + JOB_HELP,
     extension=True,
+    correct=_correct_placement,
+    probe=_placement_accepted,
 )
 
 
@@ -339,6 +352,7 @@ LIST_PROCUREMENTS = declare(
     hints(read_only=True, idempotent=True),
     "List a job's procurements (orders) with status order_requested|order_confirmed|cancelled, "
     "supplier, lines and total. " + JOB_HELP,
+    correct=job_correction,
 )
 
 
@@ -393,11 +407,22 @@ async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Re
     )
 
 
+async def _correct_tracking(fix: Fix) -> list[Candidate]:
+    """The procurement looked up; an order the supplier cannot see is offered in the buyer's view."""
+    cand = await fix.with_procurement(fix.base)
+    out: list[Candidate] = [(cand, [])]
+    if cand.get("view") == "supplier":
+        buyer = "The configured supplier cannot see this order (it is with another supplier); the buyer's "
+        out.append(({**cand, "view": "repairer"}, [buyer + 'view, view "repairer", shows it.']))
+    return out
+
+
 TRACK_PROCUREMENT = declare(
     track_procurement,
     hints(read_only=True, idempotent=True),
     "Re-read one procurement by id. view repairer (default) is the buyer's view; view supplier "
     "is what the confirming supplier sees.",
+    correct=_correct_tracking,
 )
 
 
@@ -475,10 +500,18 @@ async def confirm_procurement(
     )
 
 
+async def _confirmable(ctx: ToolContext, args: ConfirmProcurementInput) -> bool:
+    """The order is with a supplier the configured credential can confirm for."""
+    got = await ctx.rails.client.repairer.procurements.get(identity=m.IdIdentity(id=args.procurement_id))
+    return got.supplier_business.id in await ctx.rails.confirmable_suppliers()
+
+
 CONFIRM_PROCUREMENT = declare(
     confirm_procurement,
     hints(read_only=False, idempotent=True),
     "As the supplier, confirm an order_requested procurement: it becomes order_confirmed and "
     "an invoice is created. Safe to repeat (a confirmed order is returned unchanged). Returns "
     "the re-fetched buyer view and its ordered parts. Next: reconcile_invoice.",
+    correct=procurement_correction,
+    probe=_confirmable,
 )

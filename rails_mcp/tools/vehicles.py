@@ -20,7 +20,7 @@ from .base import (
     VehicleIdentifierRef,
     hints,
 )
-from .declare import declare
+from .declare import declare, runs
 from .views import BusinessView, OneKey, business_view, wire
 
 __all__ = ["LIST_BUSINESSES", "LIST_WORK_PROVIDERS", "PREPARE_VEHICLE"]
@@ -116,6 +116,7 @@ PREPARE_VEHICLE = declare(
     "Warm the parts catalogue for 1–1000 vehicles before opening jobs: each identifier is "
     '{"vin": "<17 chars>"} or {"vrm": "<plate>"}. Changes no job; returns the invalid '
     "identifiers with the reason.",
+    probe=runs(prepare_vehicle),
 )
 
 
