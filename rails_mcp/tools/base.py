@@ -197,6 +197,8 @@ JOB_ALIASES: Mapping[str, str] = {
     "external_id": "job",
     "external": "job",
     "job_ref": "job",
+    "job_reference": "job",
+    "repair_job": "job",
     "jobIdentity": "job",
 }
 

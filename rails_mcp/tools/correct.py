@@ -21,7 +21,7 @@ import anyio
 from pydantic import BaseModel, ValidationError
 
 from rails_mcp.errors import ToolError, ToolFailure
-from rails_mcp.errors.repair import deep_repair
+from rails_mcp.errors.reshape import deep_repair
 from rails_mcp.wire.errors import RailsError
 
 from .base import InputNeeded, ToolContext, ToolDef

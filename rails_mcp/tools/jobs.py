@@ -29,6 +29,24 @@ Text100 = Annotated[str, StringConstraints(max_length=100)]
 class VehicleInput(ToolInput):
     """The wire's vehicle, with each field described for the agent."""
 
+    repairs = Repairs(
+        aliases={
+            "vin": "chassis_number",
+            "chassis": "chassis_number",
+            "vin_number": "chassis_number",
+            "plate": "plate_number",
+            "rego": "plate_number",
+            "registration": "plate_number",
+            "vrm": "plate_number",
+            "plate_no": "plate_number",
+            "registration_number": "plate_number",
+            "state": "plate_state",
+            "region": "plate_state",
+            "plate_region": "plate_state",
+            "country": "plate_state",
+        }
+    )
+
     chassis_number: Annotated[str | None, Field(max_length=64, description="VIN.")] = None
     plate_number: Annotated[str | None, Field(max_length=32, description="Plate.")] = None
     plate_state: Annotated[str | None, Field(max_length=32, description="Plate region.")] = None
@@ -43,9 +61,26 @@ class OpenRepairJobInput(ToolInput):
             **JOB_ALIASES,
             "site_id": "repairer_site_id",
             "repairerSiteId": "repairer_site_id",
+            "site": "repairer_site_id",
+            "repairer_site": "repairer_site_id",
+            "repairer_id": "repairer_site_id",
+            "business_id": "repairer_site_id",
+            "location_id": "repairer_site_id",
             "insurer_id": "work_provider_id",
             "work_provider": "work_provider_id",
             "workProviderId": "work_provider_id",
+            "insurer": "work_provider_id",
+            "provider_id": "work_provider_id",
+            "insurance_id": "work_provider_id",
+            "claim": "claim_number",
+            "claim_no": "claim_number",
+            "claim_id": "claim_number",
+            "claim_ref": "claim_number",
+            "job_no": "job_number",
+            "job_card": "job_number",
+            "job_card_number": "job_number",
+            "car": "vehicle",
+            "vehicle_details": "vehicle",
         },
         identities=frozenset({"job"}),
         ids=frozenset({"repairer_site_id", "work_provider_id"}),

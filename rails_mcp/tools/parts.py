@@ -34,6 +34,24 @@ Quantity = Annotated[StrictInt, Field(ge=1, le=1000)]
 
 
 class PartInput(ToolInput):
+    repairs = Repairs(
+        aliases={
+            "qty": "quantity",
+            "count": "quantity",
+            "amount": "quantity",
+            "number": "quantity",
+            "name": "description",
+            "desc": "description",
+            "part_name": "description",
+            "title": "description",
+            "oem_number": "part_number",
+            "part_no": "part_number",
+            "oem": "part_number",
+            "sku": "part_number",
+            "oem_part_number": "part_number",
+        }
+    )
+
     description: Annotated[
         str, StringConstraints(min_length=1, max_length=500), Field(description="What the part is.")
     ]
@@ -49,7 +67,14 @@ class PartInput(ToolInput):
 
 class IdentifyPartsInput(ToolInput):
     repairs = Repairs(
-        aliases={**JOB_ALIASES, "part_list": "parts"},
+        aliases={
+            **JOB_ALIASES,
+            "part_list": "parts",
+            "parts_list": "parts",
+            "items": "parts",
+            "part": "parts",
+            "job_parts": "parts",
+        },
         identities=frozenset({"job"}),
         item_identities={"parts": "identity"},
     )

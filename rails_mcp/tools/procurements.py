@@ -57,6 +57,10 @@ PROCUREMENT_ALIASES = {
     "procurement": "procurement_id",
     "procurement_identity": "procurement_id",
     "procurementId": "procurement_id",
+    "id": "procurement_id",
+    "pr_id": "procurement_id",
+    "order_id": "procurement_id",
+    "procurement_ref": "procurement_id",
 }
 PROCUREMENT_REPAIRS = Repairs(aliases=PROCUREMENT_ALIASES, ids=frozenset({"procurement_id"}))
 ProcurementId = Annotated[UUID, Field(description="A procurement id from list_procurements.")]
@@ -66,6 +70,28 @@ ProcurementId = Annotated[UUID, Field(description="A procurement id from list_pr
 
 
 class OfferSelectionInput(ToolInput):
+    repairs = Repairs(
+        aliases={
+            "offer_id": "sellable_id",
+            "sellable": "sellable_id",
+            "id": "sellable_id",
+            "offer": "sellable_id",
+            "offer_sellable_id": "sellable_id",
+            "supplier_id": "supplier_business_id",
+            "supplier": "supplier_business_id",
+            "supplier_business": "supplier_business_id",
+            "business_id": "supplier_business_id",
+            "part_ids": "job_part_ids",
+            "parts": "job_part_ids",
+            "job_part_id": "job_part_ids",
+            "part_id": "job_part_ids",
+            "qty": "quantity",
+            "count": "quantity",
+            "amount": "quantity",
+            "number": "quantity",
+        }
+    )
+
     sellable_id: Annotated[UUID, Field(description="The offer's sellable_id from recommend_basket.")]
     supplier_business_id: Annotated[UUID | None, Field(description="Checked against the basket.")] = None
     job_part_ids: Annotated[
@@ -82,7 +108,14 @@ class PlaceProcurementInput(ToolInput):
             "selections": "offer_selections",
             "selected_offers": "offer_selections",
             "offerSelections": "offer_selections",
+            "offer_selection": "offer_selections",
+            "items": "offer_selections",
+            "lines": "offer_selections",
             "dryRun": "dry_run",
+            "dryrun": "dry_run",
+            "dry": "dry_run",
+            "preview": "dry_run",
+            "simulate": "dry_run",
         },
         identities=frozenset({"job"}),
         flags=frozenset({"dry_run"}),
@@ -360,7 +393,18 @@ LIST_PROCUREMENTS = declare(
 
 
 class TrackProcurementInput(ToolInput):
-    repairs = PROCUREMENT_REPAIRS
+    repairs = Repairs(
+        aliases={**PROCUREMENT_ALIASES, "perspective": "view", "as": "view"},
+        ids=frozenset({"procurement_id"}),
+        literals={
+            "buyer": "repairer",
+            "purchaser": "repairer",
+            "repairer_view": "repairer",
+            "seller": "supplier",
+            "vendor": "supplier",
+            "supplier_view": "supplier",
+        },
+    )
 
     procurement_id: ProcurementId
     view: Annotated[

@@ -31,7 +31,15 @@ __all__ = ["LIST_BUSINESSES", "LIST_WORK_PROVIDERS", "PREPARE_VEHICLE"]
 
 class PrepareVehicleInput(ToolInput):
     repairs = Repairs(
-        aliases={"vins": "identifiers", "identifier": "identifiers"}, identifiers=frozenset({"identifiers"})
+        aliases={
+            "vins": "identifiers",
+            "identifier": "identifiers",
+            "vehicles": "identifiers",
+            "vehicle_identifiers": "identifiers",
+            "ids": "identifiers",
+            "plates": "identifiers",
+        },
+        identifiers=frozenset({"identifiers"}),
     )
 
     identifiers: Annotated[
