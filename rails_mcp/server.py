@@ -52,7 +52,8 @@ from rails_mcp.tools import (
     ToolContext,
     ToolDef,
 )
-from rails_mcp.tools.correct import closest_tool, corrected, remember
+from rails_mcp.tools.correct import corrected
+from rails_mcp.tools.lookup import closest_tool, remember
 from rails_mcp.tools.publish import published
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import EXTENSION_BANNER

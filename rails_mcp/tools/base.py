@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, cast
 
 import mcp_types
 from mcp.server import ServerRequestContext
@@ -20,6 +20,9 @@ from rails_mcp.wire.models import ExternalIdentity, IdIdentity, VinIdentifier, V
 from rails_mcp.wire.schema import compact_schema
 
 from .context import Rails
+
+if TYPE_CHECKING:
+    from .lookup import Candidate, Fix
 
 __all__ = [
     "JOB_ALIASES",
@@ -97,6 +100,12 @@ class ToolDef(Generic[InT, OutT]):
     annotations: mcp_types.ToolAnnotations
     handler: Callable[[ToolContext, InT], Awaitable[Reply[OutT]]]
     extension: bool = False
+    #: The tool's own look-ups that turn a refused call into corrected arguments, most likely
+    #: first (None: the arguments repaired by shape are the only candidate).
+    correct: Callable[[Fix], Awaitable[list[Candidate]]] | None = None
+    #: Whether the tool would accept corrected arguments now, checked without changing anything
+    #: (a refusal may also raise). None: no correction is ever offered as ``example_arguments``.
+    probe: Callable[[ToolContext, InT], Awaitable[bool]] | None = None
 
     @property
     def read_only(self) -> bool:
@@ -157,6 +166,8 @@ JOB_ALIASES: Mapping[str, str] = {
     "external_id": "job",
     "external": "job",
     "job_ref": "job",
+    "job_reference": "job",
+    "repair_job": "job",
     "jobIdentity": "job",
 }
 

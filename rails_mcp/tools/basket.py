@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from pydantic import Field
 
-from rails_mcp.errors import WireContext
-from rails_mcp.guard import recommend_selection
-from rails_mcp.present import CURRENCY_NOTE, IdentityView, SupplierOffers, basket_reading, identity_view
+from rails_mcp.errors import ToolFailure, WireContext
+from rails_mcp.guard import confirmable_offers_for_parts, recommend_selection
+from rails_mcp.present import (
+    CURRENCY_NOTE,
+    IdentityView,
+    SupplierOffers,
+    basket_reading,
+    identity_view,
+    money,
+)
 from rails_mcp.wire import models as m
 
 from .base import Reply, Shape, ToolContext, ToolOutput, hints
 from .declare import declare
 from .jobs import JOB_HELP, JobInput
+from .lookup import Fix, by_name, job_correction, list_and_job, uuid_of
 from .views import job_ctx, wire
 
-__all__ = ["RECOMMEND_BASKET", "SelectionArguments", "basket_and_parts", "selection_arguments"]
+__all__ = [
+    "RECOMMEND_BASKET",
+    "SelectionArguments",
+    "basket_and_parts",
+    "corrected_selections",
+    "selection_arguments",
+]
 
 
 class SelectionItem(Shape):
@@ -105,4 +120,108 @@ RECOMMEND_BASKET = declare(
     "Read the job's latest priced basket, grouped by supplier. Only a supplier marked "
     "confirmable can confirm an order placed here; ready_selection is a complete argument "
     "object for place_procurement using such a supplier. " + JOB_HELP,
+    correct=job_correction,
 )
+
+
+# --- offer selections corrected against the basket -------------------------------------------------
+
+
+class _Shelf:
+    """The basket, the job's parts and the confirmable suppliers: what a selection is matched on."""
+
+    def __init__(
+        self, basket: m.BasketsLatestGetResponseV1, parts: Sequence[m.PartV1], confirmable: frozenset[UUID]
+    ) -> None:
+        self.basket = basket
+        self.confirmable = confirmable
+        self.ordered = frozenset(p.id for p in parts if p.status is m.PartStatusV1.ORDERED)
+        self.by_id = {str(o.sellable_id): o for o in basket.offers}
+        self.part_ids = {str(p.id) for p in parts}
+        #: What the agent sent for each offer it named itself.
+        self.sent: dict[str, dict[str, Any]] = {}
+        #: (the offer the agent chose, the confirmable offer that replaces it): a price to show.
+        self.swaps: list[tuple[m.OfferV1, m.OfferV1]] = []
+
+    def for_parts(self, pids: Sequence[UUID]) -> list[m.OfferV1]:
+        return confirmable_offers_for_parts(self.basket, pids, self.confirmable, self.ordered)
+
+    def pick(self, sel: dict[str, Any]) -> list[m.OfferV1] | None:
+        """The offers one selection stands for ([] when none fits); None when only the person can
+        say (another quantity is another order)."""
+        raw = sel.get("sellable_id")
+        offer: m.OfferV1 | None = None
+        picks: list[m.OfferV1] = []
+        if isinstance(raw, str) and str(uuid_of(raw)) in self.by_id:
+            offer = self.by_id[str(uuid_of(raw))]
+        elif isinstance(raw, str) and str(uuid_of(raw)) in self.part_ids:
+            picks = self.for_parts([UUID(raw.strip())])
+        elif isinstance(raw, str) and uuid_of(raw) is None:
+            offers = self.basket.offers
+            offer = by_name([o for o in offers if o.supplier_business_id in self.confirmable] or offers, raw)
+        elif raw is None and isinstance(sel.get("job_part_ids"), list):
+            wanted = [uuid_of(p) for p in cast("list[Any]", sel["job_part_ids"])]
+            picks = self.for_parts([p for p in wanted if p is not None])
+        if offer is not None and "quantity" in sel and sel["quantity"] != offer.quantity:
+            return None
+        if offer is not None and offer.supplier_business_id not in self.confirmable:
+            picks = self.for_parts(offer.job_part_ids)
+            self.swaps.extend((offer, pick) for pick in picks)
+            offer = None if picks else offer
+        if offer is not None:
+            self.sent[str(offer.sellable_id)] = sel
+            return [offer]
+        return picks
+
+
+async def corrected_selections(fix: Fix, cand: dict[str, Any]) -> dict[str, Any]:
+    """Each selection as a confirmable basket offer not yet ordered, named by its sellable_id."""
+    found = list_and_job(cand, "offer_selections")
+    if found is None:
+        return cand
+    items, identity = found
+    try:
+        shelf = _Shelf(*await basket_and_parts(fix.ctx, "place_procurement", identity))
+    except ToolFailure:
+        return cand
+    chosen: list[m.OfferV1] = []
+    for item in items:
+        picks = shelf.pick(cast("dict[str, Any]", item) if isinstance(item, dict) else {"sellable_id": item})
+        if not picks:
+            return cand
+        for pick in picks:
+            if pick not in chosen:
+                chosen.append(pick)
+    open_offers = [o for o in chosen if not any(pid in shelf.ordered for pid in o.job_part_ids)]
+    if not open_offers:
+        return cand
+    # Omitted fields are filled from the basket: the corrected call names the offers only.
+    new = [_agreeing(o, shelf.sent.get(str(o.sellable_id), {})) for o in open_offers]
+    if new != items:
+        names = ", ".join(f"{o.name} ({o.sellable_id})" for o in open_offers)
+        fix.notes.append(
+            f"Place {names}: name each offer by its sellable_id only (supplier, parts and quantity are "
+            "filled from the basket), with one confirmable supplier and no part already ordered."
+        )
+    for was, now in shelf.swaps:
+        delta = Decimal(now.trade_price) - Decimal(was.trade_price)
+        fix.cautions.append(
+            f"That replaces {was.name} at {was.trade_price} with {now.name} at {now.trade_price} "
+            f"({'+' if delta >= 0 else ''}{money(delta)}): ask the person before ordering from a "
+            "different supplier at a different price."
+        )
+    return {**cand, "offer_selections": new}
+
+
+def _agreeing(offer: m.OfferV1, sent: dict[str, Any]) -> dict[str, Any]:
+    """The selection of ``offer``: its sellable_id, plus the optional fields the agent sent that agree
+    with the basket (one that disagrees is dropped: the basket fills it)."""
+    out: dict[str, Any] = {"sellable_id": str(offer.sellable_id)}
+    if uuid_of(sent.get("supplier_business_id")) == offer.supplier_business_id:
+        out["supplier_business_id"] = str(offer.supplier_business_id)
+    parts = sent.get("job_part_ids")
+    if isinstance(parts, list) and [uuid_of(p) for p in cast("list[Any]", parts)] == list(offer.job_part_ids):
+        out["job_part_ids"] = [str(p) for p in offer.job_part_ids]
+    if sent.get("quantity") == offer.quantity:
+        out["quantity"] = offer.quantity
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -10,9 +10,11 @@ from pydantic import Field
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
 from rails_mcp.present import InvoiceView, invoice_view
 from rails_mcp.wire import models as m
+from rails_mcp.wire.errors import RailsError
 
 from .base import JOB_ALIASES, Identity, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
+from .lookup import Candidate, Fix, uuid_of
 from .procurements import PROCUREMENT_ALIASES
 from .views import job_ctx, procurement_ctx, wire
 
@@ -105,6 +107,39 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
     )
 
 
+async def _correct_reconcile(fix: Fix) -> list[Candidate]:
+    """The job, the invoice and the procurement looked up; several selectors, each on its own."""
+    cand = await fix.with_job(fix.base)
+    if cand.get("invoice_id") is not None:
+        cand = await _invoice_selector(fix, cand)
+    cand = await fix.with_procurement(cand)
+    chosen = [k for k in ("procurement_id", "job", "invoice_id") if cand.get(k) is not None]
+    if len(chosen) <= 1:
+        return [(cand, [])]
+    why = "Give one selector only, here {} (procurement_id, job and invoice_id exclude each other)."
+    return [({k: cand[k]}, [why.format(k)]) for k in chosen]
+
+
+async def _invoice_selector(fix: Fix, cand: dict[str, Any]) -> dict[str, Any]:
+    """An invoice_id that is really a procurement's or a job's id becomes that selector."""
+    iid = uuid_of(cand.get("invoice_id"))
+    if iid is None:
+        return cand
+    try:
+        await fix.client.repairer.procurements.invoices.get(identity=m.IdIdentity(id=iid))
+        return cand
+    except RailsError:
+        pass
+    rest = {k: v for k, v in cand.items() if k != "invoice_id"}
+    if await fix.job_of_procurement(iid) is not None:
+        fix.notes.append(f"{iid} is a procurement's id, not an invoice's: send it as procurement_id.")
+        return {"procurement_id": str(iid), **{k: v for k, v in rest.items() if k != "procurement_id"}}
+    if await fix.get_job(m.IdIdentity(id=iid)) is not None:
+        fix.notes.append(f"{iid} is a job's id, not an invoice's: send it as job.")
+        return {"job": {"id": str(iid)}, **{k: v for k, v in rest.items() if k != "job"}}
+    return cand
+
+
 RECONCILE_INVOICE = declare(
     reconcile_invoice,
     hints(read_only=True, idempotent=True),
@@ -112,4 +147,5 @@ RECONCILE_INVOICE = declare(
     "every line matched. Give exactly one of procurement_id or job, or invoice_id alone. Before "
     "confirmation it reports nothing_to_reconcile (not an error).",
     extension=True,
+    correct=_correct_reconcile,
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field, StringConstraints
@@ -14,6 +15,7 @@ from rails_mcp.wire.errors import RailsError
 
 from .base import JOB_ALIASES, JobRef, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
+from .lookup import Candidate, Fix, by_name, identity_of, job_correction, uuid_of
 from .views import job_ctx, wire
 
 __all__ = ["GET_REPAIR_JOB", "JOB_HELP", "JOB_REPAIRS", "OPEN_REPAIR_JOB", "JobInput"]
@@ -27,6 +29,24 @@ Text100 = Annotated[str, StringConstraints(max_length=100)]
 
 class VehicleInput(ToolInput):
     """The wire's vehicle, with each field described for the agent."""
+
+    repairs = Repairs(
+        aliases={
+            "vin": "chassis_number",
+            "chassis": "chassis_number",
+            "vin_number": "chassis_number",
+            "plate": "plate_number",
+            "rego": "plate_number",
+            "registration": "plate_number",
+            "vrm": "plate_number",
+            "plate_no": "plate_number",
+            "registration_number": "plate_number",
+            "state": "plate_state",
+            "region": "plate_state",
+            "plate_region": "plate_state",
+            "country": "plate_state",
+        }
+    )
 
     chassis_number: Annotated[str | None, Field(max_length=64, description="VIN.")] = None
     plate_number: Annotated[str | None, Field(max_length=32, description="Plate.")] = None
@@ -42,9 +62,26 @@ class OpenRepairJobInput(ToolInput):
             **JOB_ALIASES,
             "site_id": "repairer_site_id",
             "repairerSiteId": "repairer_site_id",
+            "site": "repairer_site_id",
+            "repairer_site": "repairer_site_id",
+            "repairer_id": "repairer_site_id",
+            "business_id": "repairer_site_id",
+            "location_id": "repairer_site_id",
             "insurer_id": "work_provider_id",
             "work_provider": "work_provider_id",
             "workProviderId": "work_provider_id",
+            "insurer": "work_provider_id",
+            "provider_id": "work_provider_id",
+            "insurance_id": "work_provider_id",
+            "claim": "claim_number",
+            "claim_no": "claim_number",
+            "claim_id": "claim_number",
+            "claim_ref": "claim_number",
+            "job_no": "job_number",
+            "job_card": "job_number",
+            "job_card_number": "job_number",
+            "car": "vehicle",
+            "vehicle_details": "vehicle",
         },
         identities=frozenset({"job"}),
         ids=frozenset({"repairer_site_id", "work_provider_id"}),
@@ -118,12 +155,90 @@ async def open_repair_job(ctx: ToolContext, args: OpenRepairJobInput) -> Reply[O
     )
 
 
+async def _correct_open_job(fix: Fix) -> list[Candidate]:
+    """A site or an insurer named (or an only one meant): the job's own is left to the wire."""
+    cand = dict(fix.base)
+    if cand.get("repairer_site_id") is not None:
+        await _site(fix, cand)
+    if cand.get("work_provider_id") is not None:
+        await _work_provider(fix, cand)
+    return [(cand, [])]
+
+
+async def _site(fix: Fix, cand: dict[str, Any]) -> None:
+    site = cand["repairer_site_id"]
+    sites = (await fix.client.businesses.list()).items
+    ids = {str(s.id) for s in sites}
+    given = uuid_of(site)
+    if given is not None and str(given) in ids:
+        return
+    named = by_name(sites, site) if isinstance(site, str) and given is None else None
+    own = named if named is not None else sites[0] if len(sites) == 1 else None
+    if own is not None:  # named, or the repairer's own (only) site
+        cand["repairer_site_id"] = str(own.id)
+        fix.notes.append(
+            f"repairer_site_id is one of this repairer's own sites (list_businesses): {own.name} ({own.id})."
+        )
+        return
+    fix.ask = {
+        "fix": "repairer_site_id must be one of this repairer's sites: ask the person which "
+        "(list_businesses names them).",
+        "valid_values": sorted(ids),
+        "next_tool": "list_businesses",
+    }
+
+
+async def _work_provider(fix: Fix, cand: dict[str, Any]) -> None:
+    provider = cand["work_provider_id"]
+    providers = (await fix.client.repairer.work_providers.list()).items
+    ids = {str(w.id) for w in providers}
+    given = uuid_of(provider)
+    if given is not None and str(given) in ids:
+        return
+    named = by_name(providers, provider) if isinstance(provider, str) and given is None else None
+    exists = False
+    identity = identity_of(cand.get("job"))
+    if named is None and identity is not None:
+        exists = await fix.get_job(identity) is not None
+    only = providers[0] if len(providers) == 1 else None
+    chosen = named or (only if not exists else None)
+    if chosen is not None:
+        cand["work_provider_id"] = str(chosen.id)
+        fix.notes.append(f"work_provider_id is {chosen.name}'s id from list_work_providers: {chosen.id}.")
+        return
+    # A new job, or an existing one whose insurer the agent meant to change: only the person knows.
+    names = ", ".join(f"{w.name} ({w.id})" for w in providers)
+    fix.ask = {
+        "fix": f"{json.dumps(provider)[:60]} is not a work provider. Ask the person which "
+        f"insurer this job is billed to — {names} — or omit work_provider_id "
+        + ("to keep the job's insurer." if exists else "for a cash job."),
+        "valid_values": sorted(ids),
+        "next_tool": "list_work_providers",
+    }
+
+
+async def _open_job_accepted(ctx: ToolContext, args: OpenRepairJobInput) -> bool:
+    """The wire would take it: a job addressed by id exists, the site and the insurer are known."""
+    client = ctx.rails.client
+    job = args.job
+    if isinstance(job, m.IdIdentity):
+        await client.repairer.jobs.get(identity=job)
+    site = args.repairer_site_id
+    if site is not None and site not in {b.id for b in (await client.businesses.list()).items}:
+        return False
+    provider = args.work_provider_id
+    providers = (await client.repairer.work_providers.list()).items
+    return provider is None or provider in {w.id for w in providers}
+
+
 OPEN_REPAIR_JOB = declare(
     open_repair_job,
     hints(read_only=False, idempotent=True),
     "Create or update a repair job (upsert keyed by job). "
     + JOB_HELP
     + " Fields you omit stay unchanged; repairer_site_id defaults to the only site. Next: identify_parts.",
+    correct=_correct_open_job,
+    probe=_open_job_accepted,
 )
 
 
@@ -167,4 +282,5 @@ GET_REPAIR_JOB = declare(
     "Read a job's header (vehicle, site, insurer, claim). "
     + JOB_HELP
     + " Parts, prices and orders are separate: list_parts, recommend_basket, list_procurements.",
+    correct=job_correction,
 )

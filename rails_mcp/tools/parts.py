@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, StrictInt, StringConstraints
 
 from rails_mcp.errors import Repairs
 from rails_mcp.present import PartCounts, PartView, parts_view
 from rails_mcp.wire import models as m
+from rails_mcp.wire.errors import RailsError
 
 from .base import (
     JOB_ALIASES,
@@ -22,6 +23,7 @@ from .base import (
 )
 from .declare import declare
 from .jobs import JOB_HELP, JobInput
+from .lookup import Candidate, Fix, job_correction, list_and_job, uuid_of
 from .views import job_ctx, wire
 
 __all__ = ["IDENTIFY_PARTS", "LIST_PARTS", "Quantity"]
@@ -33,6 +35,24 @@ Quantity = Annotated[StrictInt, Field(ge=1, le=1000)]
 
 
 class PartInput(ToolInput):
+    repairs = Repairs(
+        aliases={
+            "qty": "quantity",
+            "count": "quantity",
+            "amount": "quantity",
+            "number": "quantity",
+            "name": "description",
+            "desc": "description",
+            "part_name": "description",
+            "title": "description",
+            "oem_number": "part_number",
+            "part_no": "part_number",
+            "oem": "part_number",
+            "sku": "part_number",
+            "oem_part_number": "part_number",
+        }
+    )
+
     description: Annotated[
         str, StringConstraints(min_length=1, max_length=500), Field(description="What the part is.")
     ]
@@ -48,7 +68,14 @@ class PartInput(ToolInput):
 
 class IdentifyPartsInput(ToolInput):
     repairs = Repairs(
-        aliases={**JOB_ALIASES, "part_list": "parts"},
+        aliases={
+            **JOB_ALIASES,
+            "part_list": "parts",
+            "parts_list": "parts",
+            "items": "parts",
+            "part": "parts",
+            "job_parts": "parts",
+        },
         identities=frozenset({"job"}),
         item_identities={"parts": "identity"},
     )
@@ -91,12 +118,74 @@ async def identify_parts(ctx: ToolContext, args: IdentifyPartsInput) -> Reply[Id
     )
 
 
+async def _correct_parts(fix: Fix) -> list[Candidate]:
+    """The job looked up, then each part's identity checked against the job's parts."""
+    cand = await fix.with_job(fix.base)
+    found = list_and_job(cand, "parts")
+    if found is None:
+        return [(cand, [])]
+    items, identity = found
+    try:
+        listed = await fix.client.repairer.jobs.parts.list(job_identity=identity)
+    except RailsError:
+        return [(cand, [])]
+    current = {str(p.id): p for p in listed.items}
+    fixed: list[Any] = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(cast("dict[str, Any]", item).get("identity"), dict):
+            part = dict(cast("dict[str, Any]", item))
+            if not _known_part(fix, part, current):
+                return [(cand, [])]
+            fixed.append(part)
+        else:
+            fixed.append(item)
+    return [({**cand, "parts": fixed}, [])]
+
+
+def _known_part(fix: Fix, part: dict[str, Any], current: dict[str, m.PartV1]) -> bool:
+    """Drop ``part``'s identity when the job has no such part; False when only the person can say."""
+    pid = cast("dict[str, Any]", part["identity"]).get("id")
+    if pid is None:
+        return True
+    known = current.get(str(uuid_of(pid)))
+    if known is None:
+        del part["identity"]  # not a part of this job: the description keys it
+        fix.notes.append(f"{pid} is not a part of this job: send the part without identity.")
+    elif known.status is m.PartStatusV1.ORDERED and part.get("quantity") != known.quantity:
+        # Putting the old quantity back would "succeed" and do nothing the agent meant.
+        fix.ask = {
+            "fix": f"{known.description} is already ordered (see list_parts), so its "
+            f"quantity stays {known.quantity}. Ask the person whether more are needed; if "
+            "so, identify them as a new part (a new description, no identity).",
+            "next_tool": "list_parts",
+        }
+        return False
+    return True
+
+
+async def _parts_accepted(ctx: ToolContext, args: IdentifyPartsInput) -> bool:
+    """Each part given by id is the job's, and an ordered one keeps its quantity."""
+    listed = await ctx.rails.client.repairer.jobs.parts.list(job_identity=args.job)
+    current = {p.id: p for p in listed.items}
+    for part in args.parts:
+        ident = part.identity
+        if isinstance(ident, m.IdIdentity):
+            known = current.get(ident.id)
+            if known is None:
+                return False
+            if known.status is m.PartStatusV1.ORDERED and known.quantity != part.quantity:
+                return False
+    return True
+
+
 IDENTIFY_PARTS = declare(
     identify_parts,
     hints(read_only=False, idempotent=True),
     "Add or update parts on a job (upsert: a part is keyed by its identity, else its "
     "description; nothing is deleted, ordered parts stay ordered). Returns all the job's parts "
     "with status estimated|ordered. " + JOB_HELP,
+    correct=_correct_parts,
+    probe=_parts_accepted,
 )
 
 
@@ -122,4 +211,5 @@ LIST_PARTS = declare(
     hints(read_only=True, idempotent=True),
     "List a job's parts and their status (estimated = not yet ordered, ordered = on a "
     "procurement). " + JOB_HELP,
+    correct=job_correction,
 )

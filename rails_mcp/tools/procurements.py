@@ -42,9 +42,10 @@ from .base import (
     ToolOutput,
     hints,
 )
-from .basket import basket_and_parts, selection_arguments
+from .basket import basket_and_parts, corrected_selections, selection_arguments
 from .declare import declare
 from .jobs import JOB_HELP, JobInput
+from .lookup import Candidate, Fix, job_correction, procurement_correction
 from .parts import Quantity
 from .views import job_ctx, procurement_ctx, wire
 
@@ -55,6 +56,10 @@ PROCUREMENT_ALIASES = {
     "procurement": "procurement_id",
     "procurement_identity": "procurement_id",
     "procurementId": "procurement_id",
+    "id": "procurement_id",
+    "pr_id": "procurement_id",
+    "order_id": "procurement_id",
+    "procurement_ref": "procurement_id",
 }
 PROCUREMENT_REPAIRS = Repairs(aliases=PROCUREMENT_ALIASES, ids=frozenset({"procurement_id"}))
 ProcurementId = Annotated[UUID, Field(description="A procurement id from list_procurements.")]
@@ -64,6 +69,28 @@ ProcurementId = Annotated[UUID, Field(description="A procurement id from list_pr
 
 
 class OfferSelectionInput(ToolInput):
+    repairs = Repairs(
+        aliases={
+            "offer_id": "sellable_id",
+            "sellable": "sellable_id",
+            "id": "sellable_id",
+            "offer": "sellable_id",
+            "offer_sellable_id": "sellable_id",
+            "supplier_id": "supplier_business_id",
+            "supplier": "supplier_business_id",
+            "supplier_business": "supplier_business_id",
+            "business_id": "supplier_business_id",
+            "part_ids": "job_part_ids",
+            "parts": "job_part_ids",
+            "job_part_id": "job_part_ids",
+            "part_id": "job_part_ids",
+            "qty": "quantity",
+            "count": "quantity",
+            "amount": "quantity",
+            "number": "quantity",
+        }
+    )
+
     sellable_id: Annotated[UUID, Field(description="The offer's sellable_id from recommend_basket.")]
     supplier_business_id: Annotated[UUID | None, Field(description="Checked against the basket.")] = None
     job_part_ids: Annotated[
@@ -80,7 +107,14 @@ class PlaceProcurementInput(ToolInput):
             "selections": "offer_selections",
             "selected_offers": "offer_selections",
             "offerSelections": "offer_selections",
+            "offer_selection": "offer_selections",
+            "items": "offer_selections",
+            "lines": "offer_selections",
             "dryRun": "dry_run",
+            "dryrun": "dry_run",
+            "dry": "dry_run",
+            "preview": "dry_run",
+            "simulate": "dry_run",
         },
         identities=frozenset({"job"}),
         flags=frozenset({"dry_run"}),
@@ -295,6 +329,16 @@ async def _find_lost_placement(
     )
 
 
+async def _correct_placement(fix: Fix) -> list[Candidate]:
+    return [(await corrected_selections(fix, await fix.with_job(fix.base)), [])]
+
+
+async def _placement_accepted(ctx: ToolContext, args: PlaceProcurementInput) -> bool:
+    """Placed as a dry run: every check the wire and the guard make, nothing ordered."""
+    await place_procurement(ctx, args.model_copy(update={"dry_run": True}))
+    return True
+
+
 PLACE_PROCUREMENT = declare(
     place_procurement,
     hints(read_only=False, idempotent=False),
@@ -307,6 +351,8 @@ PLACE_PROCUREMENT = declare(
     "decline, nothing is placed and you may call again later. Orders above the server's spending "
     "limit are refused. Not idempotent: a second call orders again. Next: confirm_procurement. " + JOB_HELP,
     extension=True,
+    correct=_correct_placement,
+    probe=_placement_accepted,
 )
 
 
@@ -338,6 +384,7 @@ LIST_PROCUREMENTS = declare(
     hints(read_only=True, idempotent=True),
     "List a job's procurements (orders) with status order_requested|order_confirmed|cancelled, "
     "supplier, lines and total. " + JOB_HELP,
+    correct=job_correction,
 )
 
 
@@ -345,7 +392,18 @@ LIST_PROCUREMENTS = declare(
 
 
 class TrackProcurementInput(ToolInput):
-    repairs = PROCUREMENT_REPAIRS
+    repairs = Repairs(
+        aliases={**PROCUREMENT_ALIASES, "perspective": "view", "as": "view"},
+        ids=frozenset({"procurement_id"}),
+        literals={
+            "buyer": "repairer",
+            "purchaser": "repairer",
+            "repairer_view": "repairer",
+            "seller": "supplier",
+            "vendor": "supplier",
+            "supplier_view": "supplier",
+        },
+    )
 
     procurement_id: ProcurementId
     view: Annotated[
@@ -402,11 +460,22 @@ async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Re
     )
 
 
+async def _correct_tracking(fix: Fix) -> list[Candidate]:
+    """The procurement looked up; an order the supplier cannot see is offered in the buyer's view."""
+    cand = await fix.with_procurement(fix.base)
+    out: list[Candidate] = [(cand, [])]
+    if cand.get("view") == "supplier":
+        buyer = "The configured supplier cannot see this order (it is with another supplier); the buyer's "
+        out.append(({**cand, "view": "repairer"}, [buyer + 'view, view "repairer", shows it.']))
+    return out
+
+
 TRACK_PROCUREMENT = declare(
     track_procurement,
     hints(read_only=True, idempotent=True),
     "Re-read one procurement by id. view repairer (default) is the buyer's view; view supplier "
     "is what the confirming supplier sees.",
+    correct=_correct_tracking,
 )
 
 
@@ -485,10 +554,18 @@ async def confirm_procurement(
     )
 
 
+async def _confirmable(ctx: ToolContext, args: ConfirmProcurementInput) -> bool:
+    """The order is with a supplier the configured credential can confirm for."""
+    got = await ctx.rails.client.repairer.procurements.get(identity=m.IdIdentity(id=args.procurement_id))
+    return got.supplier_business.id in await ctx.rails.confirmable_suppliers()
+
+
 CONFIRM_PROCUREMENT = declare(
     confirm_procurement,
     hints(read_only=False, idempotent=True),
     "As the supplier, confirm an order_requested procurement: it becomes order_confirmed and "
     "an invoice is created. Safe to repeat (a confirmed order is returned unchanged). Returns "
     "the re-fetched buyer view and its ordered parts. Next: reconcile_invoice.",
+    correct=procurement_correction,
+    probe=_confirmable,
 )

@@ -21,7 +21,7 @@ from .base import (
     VehicleIdentifierRef,
     hints,
 )
-from .declare import declare
+from .declare import declare, runs
 from .views import wire
 
 __all__ = ["LIST_BUSINESSES", "LIST_WORK_PROVIDERS", "PREPARE_VEHICLE"]
@@ -32,7 +32,15 @@ __all__ = ["LIST_BUSINESSES", "LIST_WORK_PROVIDERS", "PREPARE_VEHICLE"]
 
 class PrepareVehicleInput(ToolInput):
     repairs = Repairs(
-        aliases={"vins": "identifiers", "identifier": "identifiers"}, identifiers=frozenset({"identifiers"})
+        aliases={
+            "vins": "identifiers",
+            "identifier": "identifiers",
+            "vehicles": "identifiers",
+            "vehicle_identifiers": "identifiers",
+            "ids": "identifiers",
+            "plates": "identifiers",
+        },
+        identifiers=frozenset({"identifiers"}),
     )
 
     identifiers: Annotated[
@@ -117,6 +125,7 @@ PREPARE_VEHICLE = declare(
     "Warm the parts catalogue for 1–1000 vehicles before opening jobs: each identifier is "
     '{"vin": "<17 chars>"} or {"vrm": "<plate>"}. Changes no job; returns the invalid '
     "identifiers with the reason.",
+    probe=runs(prepare_vehicle),
 )
 
 
