@@ -132,7 +132,8 @@ class StateStore:
     def open_intent(self, intent_id: str, tool: str, line: Mapping[str, Any]) -> None:
         """Record a write this process is about to make (before its audit line and the wire)."""
         self._write(
-            "INSERT INTO open_intents (id, tool, opened_at, owner_run, owner_pid, line) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO open_intents (id, tool, opened_at, owner_run, owner_pid, line) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (intent_id, tool, self.clock(), RUN_ID, os.getpid(), json.dumps(line)),
         )
 

@@ -56,7 +56,11 @@ async def test_a_declined_state_answered_approve_after_a_restart_is_refused_and_
             state = asked.request_state
             assert state is not None
             declined = await client.session.call_tool(
-                PLACE, QUICKSTART, allow_input_required=True, input_responses=answer("decline"), request_state=state
+                PLACE,
+                QUICKSTART,
+                allow_input_required=True,
+                input_responses=answer("decline"),
+                request_state=state,
             )
             assert isinstance(declined, CallToolResult)
             assert declined.structured_content is not None
@@ -67,7 +71,11 @@ async def test_a_declined_state_answered_approve_after_a_restart_is_refused_and_
     with running(args, env, port=port):
         async with Client(url, mode="auto", elicitation_callback=declines) as client:
             replayed = await client.session.call_tool(
-                PLACE, QUICKSTART, allow_input_required=True, input_responses=answer("approve"), request_state=state
+                PLACE,
+                QUICKSTART,
+                allow_input_required=True,
+                input_responses=answer("approve"),
+                request_state=state,
             )
             after = await orders(client)
     assert isinstance(replayed, CallToolResult)
