@@ -221,9 +221,9 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
     from rails_mcp.tools import TOOLS
 
     controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
+    rails = open_rails(settings)
     audit = audit_from_settings(settings)
     recover_at_start_up(audit, lambda: open_client(settings))
-    rails = open_rails(settings)
     hub = ResourceHub(rails.client)
     server = build_server(
         rails,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rails_mcp.config import Settings
+from rails_mcp.config import ConfigError, Settings
 
 __all__ = ["RUN_ID", "STATE_FILE_NAME", "OpenIntent", "StateStore", "state_store_of"]
 
@@ -171,7 +171,12 @@ def state_store_of(settings: Settings) -> StateStore:
     path = settings.resolved_state_dir().expanduser() / STATE_FILE_NAME
     store = _STORES.get(path)
     if store is None:
-        store = _STORES[path] = StateStore(path)
+        try:
+            store = _STORES[path] = StateStore(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"cannot open the state store {path} ({exc}); set RAILS_STATE_DIR to a writable place"
+            ) from None
     return store
 
 

@@ -26,8 +26,18 @@ pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 PLACE = "place_procurement"
 
 
-def answer(decision: str) -> InputResponses:
-    return {APPROVAL_INPUT_KEY: ElicitResult(action="accept", content={"decision": decision})}
+async def answer(client: Client, state: str, decision: str) -> CallToolResult:
+    """The person's decision on the approval request, returned with its sealed state."""
+    responses: InputResponses = {
+        APPROVAL_INPUT_KEY: ElicitResult(action="accept", content={"decision": decision})
+    }
+    result = await client.session.call_tool(
+        PLACE, QUICKSTART, allow_input_required=True, input_responses=responses, request_state=state
+    )
+    assert isinstance(result, CallToolResult)
+    scan_result(PLACE, result)
+    assert result.structured_content is not None
+    return result
 
 
 async def declines(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
@@ -55,14 +65,7 @@ async def test_a_declined_state_answered_approve_after_a_restart_is_refused_and_
             assert isinstance(asked, InputRequiredResult)
             state = asked.request_state
             assert state is not None
-            declined = await client.session.call_tool(
-                PLACE,
-                QUICKSTART,
-                allow_input_required=True,
-                input_responses=answer("decline"),
-                request_state=state,
-            )
-            assert isinstance(declined, CallToolResult)
+            declined = await answer(client, state, "decline")
             assert declined.structured_content is not None
             assert declined.structured_content["approval"] == "declined"
         os.kill(proc.pid, signal.SIGKILL)
@@ -70,16 +73,8 @@ async def test_a_declined_state_answered_approve_after_a_restart_is_refused_and_
 
     with running(args, env, port=port):
         async with Client(url, mode="auto", elicitation_callback=declines) as client:
-            replayed = await client.session.call_tool(
-                PLACE,
-                QUICKSTART,
-                allow_input_required=True,
-                input_responses=answer("approve"),
-                request_state=state,
-            )
+            replayed = await answer(client, state, "approve")
             after = await orders(client)
-    assert isinstance(replayed, CallToolResult)
-    scan_result(PLACE, replayed)
     assert replayed.is_error
     assert replayed.structured_content is not None
     assert replayed.structured_content["error"]["code"] == "approval_replayed"
