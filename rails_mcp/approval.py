@@ -36,6 +36,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from rails_mcp.config import ApprovalPolicy, ConfigError, Settings
 from rails_mcp.errors import ToolError, ToolFailure
 from rails_mcp.present import ApprovalOutcome, ApprovalStatus, OrderForApproval, job_label
+from rails_mcp.state_store import StateStore, state_store_of
 
 __all__ = [
     "APPROVAL_INPUT_KEY",
@@ -282,9 +283,10 @@ class SealedApproval:
 class ApprovalGate:
     """The policy plus the key: mints, verifies and spends approval states.
 
-    One per process. The used-nonce set is per process; across replicas single use is held
-    by the wire itself (an approval whose parts are now ordered is refused as replayed, and
-    the wire refuses to order a part twice).
+    One per process. Used states are kept in ``used`` (the state store in ``RAILS_STATE_DIR``:
+    single use holds across restarts and replicas sharing the dir; in memory when not given).
+    Across hosts single use is held by the wire itself (an approval whose parts are now
+    ordered is refused as replayed, and the wire refuses to order a part twice).
     """
 
     def __init__(
@@ -296,6 +298,7 @@ class ApprovalGate:
         ttl: float = APPROVAL_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
         answer_timeout: float = APPROVAL_TTL_SECONDS,
+        used: StateStore | None = None,
     ) -> None:
         self.policy: ApprovalPolicy = policy
         self.ttl = ttl
@@ -303,7 +306,7 @@ class ApprovalGate:
         self.clock = clock
         self._audience = audience
         self._codec = AESGCMRequestStateCodec([key])
-        self._used: dict[str, float] = {}
+        self._used = used if used is not None else StateStore(":memory:")
 
     def seal(self, tool: str, arguments: Mapping[str, Any] | None, order: OrderForApproval) -> str:
         now = self.clock()
@@ -347,19 +350,14 @@ class ApprovalGate:
             raise approval_refusal("approval_expired")
         if sealed.arguments != arguments_digest(tool, arguments):
             raise approval_refusal("approval_mismatch")
-        if sealed.nonce in self._used:
+        if self._used.approval_used(sealed.nonce, now):
             raise approval_refusal("approval_replayed")
         return sealed
 
     def spend(self, sealed: SealedApproval) -> None:
-        """Mark a state used before anything is placed; a second use on this process is refused."""
-        now = self.clock()
-        for nonce, expiry in list(self._used.items()):
-            if expiry <= now:
-                del self._used[nonce]
-        if sealed.nonce in self._used:
+        """Mark a state used before anything is placed; a second use anywhere the store reaches is refused."""
+        if not self._used.spend_approval(sealed.nonce, sealed.expires_at, self.clock()):
             raise approval_refusal("approval_replayed")
-        self._used[sealed.nonce] = sealed.expires_at
 
     def check_order(self, sealed: SealedApproval, order: OrderForApproval) -> None:
         """The order about to be placed must be the one the person saw."""
@@ -486,4 +484,4 @@ def gate_from_settings(settings: Settings) -> ApprovalGate | None:
     given = settings.approval_key.get_secret_value() if settings.approval_key is not None else None
     key = load_or_create_key(given, settings.approval_key_path())
     audience = f"rails-mcp/approval|{settings.target}|{settings.tenant or ''}"
-    return ApprovalGate(settings.order_approval, key, audience=audience)
+    return ApprovalGate(settings.order_approval, key, audience=audience, used=state_store_of(settings))

@@ -7,6 +7,11 @@ transport and the protocol era. The file is only ever appended to (``O_APPEND``,
 interleave whole lines. Nothing secret-shaped is written: keys named like secrets and values
 that look like credentials are replaced by ``[redacted]``. A failing write never costs the
 tool's result; it is reported in the server log instead.
+
+A write to the wire is announced first: an ``intent`` line (``"kind": "intent"``, fsync'd, and
+kept open in the state store) before the call reaches the wire, then the call's own line
+carrying the same ``intent`` id. A process killed in between leaves the intent open; the next
+start-up closes it with a ``recovery`` line saying whether the write landed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import os
 import re
 import threading
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +32,7 @@ from typing import Any, cast
 from pydantic import SecretStr
 
 from rails_mcp.config import SECRET_FIELDS, Settings
+from rails_mcp.state_store import StateStore, state_store_of
 
 __all__ = [
     "AUDIT_FILE_NAME",
@@ -144,9 +151,15 @@ class AuditEntry:
     procurement_ids: list[str] = field(default_factory=list[str])
     invoice_ids: list[str] = field(default_factory=list[str])
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
+    #: ``call`` (one per tool call), ``intent`` (a write about to reach the wire) or ``recovery``.
+    kind: str = "call"
+    #: The intent this line announces or closes.
+    intent: str | None = None
+    #: What a recovery needs to ask the wire whether the write landed (intent lines only).
+    order: Mapping[str, Any] | None = None
 
-    def line(self, known_secrets: Iterable[str]) -> str:
-        body = {
+    def body(self, known_secrets: Iterable[str]) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "time": self.time,
             "tool": self.tool,
             "arguments": redact(self.arguments, known_secrets),
@@ -157,16 +170,28 @@ class AuditEntry:
             "transport": self.transport,
             "protocol": self.protocol,
             "pid": os.getpid(),
+            "kind": self.kind,
         }
-        return json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\n"
+        if self.intent is not None:
+            body["intent"] = self.intent
+        if self.order is not None:
+            body["order"] = redact(self.order, known_secrets)
+        return body
+
+    def line(self, known_secrets: Iterable[str]) -> str:
+        return json.dumps(self.body(known_secrets), ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
 class AuditLog:
     """Append-only JSON lines. ``record`` never raises: a failed write is a server-log warning."""
 
-    def __init__(self, path: Path | None, *, known_secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self, path: Path | None, *, known_secrets: Iterable[str] = (), store: StateStore | None = None
+    ) -> None:
         self.path = path.expanduser() if path is not None else None
         self._known = [s for s in known_secrets if s]
+        #: Where open intents are kept until their outcome is written (``None``: not kept).
+        self.store = store
         self._lock = threading.Lock()
         self._fd: int | None = None
         self.failures = 0
@@ -186,14 +211,50 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def open_intent(self, entry: AuditEntry) -> str | None:
+        """Announce a write before it reaches the wire: kept open in the store, then an fsync'd line.
+
+        Returns the intent id to put on the call's own line (which closes it); ``None`` when
+        there is no log. Never raises: a failure is a server-log warning, as for ``record``.
+        """
+        if self.path is None:
+            return None
+        entry.kind, entry.intent = "intent", uuid.uuid4().hex
+        if self.store is not None:
+            try:
+                self.store.open_intent(entry.intent, entry.tool, entry.body(self._known))
+            except Exception as exc:  # sqlite3.Error and OSError alike: the call goes on
+                log.warning(
+                    "state store: could not keep the intent of %s open (%s)", entry.tool, type(exc).__name__
+                )
+        self._append(entry, durable=True)
+        return entry.intent
+
     def record(self, entry: AuditEntry) -> bool:
-        """Append one line; False (and a warning in the server log) when it could not be written."""
+        """Append one line; False (and a warning in the server log) when it could not be written.
+
+        A line carrying an ``intent`` closes it: the store forgets it once the line is written.
+        """
         if self.path is None:
             return True
+        written = self._append(entry, durable=False)
+        if written and entry.intent is not None and self.store is not None:
+            try:
+                self.store.close_intent(entry.intent)
+            except Exception as exc:
+                log.warning(
+                    "state store: could not close the intent of %s (%s)", entry.tool, type(exc).__name__
+                )
+        return written
+
+    def _append(self, entry: AuditEntry, *, durable: bool) -> bool:
         try:
             data = entry.line(self._known).encode()
             with self._lock:
-                os.write(self._descriptor(), data)
+                fd = self._descriptor()
+                os.write(fd, data)
+                if durable:
+                    os.fsync(fd)
         except (OSError, ValueError, TypeError) as exc:
             self._close()  # the next record opens the file afresh (it may have been moved)
             self.failures += 1
@@ -211,4 +272,4 @@ def audit_from_settings(settings: Settings) -> AuditLog:
         if isinstance(value := getattr(settings, name, None), SecretStr)
     ]
     secrets += [settings.repairer().api_key, settings.supplier().api_key]
-    return AuditLog(settings.audit_log_path(), known_secrets=secrets)
+    return AuditLog(settings.audit_log_path(), known_secrets=secrets, store=state_store_of(settings))

@@ -215,13 +215,16 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
     from rails_mcp.approval import gate_from_settings
     from rails_mcp.audit import audit_from_settings
     from rails_mcp.controls import Controls
+    from rails_mcp.recovery import recover_at_start_up
     from rails_mcp.resources import SEEDED_JOB_EXTERNAL, ResourceHub, install_webhook_receiver
-    from rails_mcp.runtime import open_rails
+    from rails_mcp.runtime import open_client, open_rails
     from rails_mcp.server import build_server
     from rails_mcp.tools import TOOLS
 
     controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
     rails = open_rails(settings)
+    audit = audit_from_settings(settings)
+    recover_at_start_up(audit, lambda: open_client(settings))
     # The demo job exists only in the embedded sandbox: a real API's scenario shows seen jobs.
     hub = ResourceHub(
         rails.client,
@@ -233,7 +236,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
         hub=hub,
         controls=controls,
         approval=gate_from_settings(settings),
-        audit=audit_from_settings(settings),
+        audit=audit,
         transport=transport,
     )
     if settings.webhooks:

@@ -44,9 +44,42 @@ class CallRecord:
     approval: str | None = None
     #: Set when the call must not run; the server answers with it and writes nothing.
     refusal: ToolError | None = None
+    #: The audit log the call's intent goes to before its write reaches the wire.
+    audit: AuditLog | None = None
+    transport: str = "in-memory"
+    #: The intent announced for this call's write; its audit line closes it.
+    intent: str | None = None
+
+    def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
+        """Write the intent line (fsync'd) before the wire write; the call's own line closes it."""
+        if self.audit is None or self.intent is not None:
+            return
+        entry = AuditEntry(
+            tool=self.tool,
+            arguments=self.arguments,
+            outcome="pending",
+            transport=self.transport,
+            protocol=self.protocol,
+            approval=self.round.outcome if self.round is not None else self.approval,
+            order=order,
+        )
+        self.intent = self.audit.open_intent(entry)
 
     async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
-        """The ``ToolContext.approve_order`` seam of this call."""
+        """The ``ToolContext.approve_order`` seam; an order that may go ahead is announced first."""
+        outcome = await self._approval(order)
+        if outcome.status != "declined":
+            self.announce_write(
+                {
+                    "job": dict(order.job),
+                    "supplier_business_id": order.supplier_business_id,
+                    "part_ids": [pid for line in order.lines for pid in line.job_part_ids],
+                    "total": order.total,
+                }
+            )
+        return outcome
+
+    async def _approval(self, order: OrderForApproval) -> ApprovalOutcome:
         if self.round is None:
             return ApprovalOutcome(status="off")
         try:
@@ -89,8 +122,12 @@ class Governance:
         write in read-only mode, and a returned approval state that is tampered with,
         expired, minted for other arguments or already used.
         """
-        record = CallRecord(tool.name, arguments, ctx.protocol_version)
+        record = CallRecord(
+            tool.name, arguments, ctx.protocol_version, audit=self.audit, transport=self.transport
+        )
         record.refusal = self.refusal(tool, visible)
+        if record.refusal is None and not tool.read_only and tool.name != APPROVED_TOOL:
+            record.announce_write()  # placements are announced once approved, with the order
         if record.refusal is not None or tool.name != APPROVED_TOOL or self.approval is None:
             return record
         caps = ctx.session.client_capabilities
@@ -162,5 +199,6 @@ class Governance:
                 approval=approval,
                 procurement_ids=procurements,
                 invoice_ids=invoices,
+                intent=record.intent,
             )
         )

@@ -416,10 +416,14 @@ async def test_the_audit_log_records_a_whole_lifecycle_without_a_secret(tmp_path
         reconciled = await s.session.ok("reconcile_invoice", {"procurement_id": pid})
         lines = s.audit()
         text = s.audit_path.read_text()
-    assert lines[0]["tool"] == "recommend_basket"
-    assert lines[0]["outcome"] == "ok"
-    by_tool = {line["tool"]: line for line in lines}
-    placements = [line for line in lines if line["tool"] == PLACE]
+    calls = [line for line in lines if line["kind"] == "call"]
+    intents = {line["intent"]: line["tool"] for line in lines if line["kind"] == "intent"}
+    assert sorted(intents.values()) == ["confirm_procurement", PLACE]  # each write announced once
+    assert sorted(line["tool"] for line in calls if line.get("intent") in intents) == sorted(intents.values())
+    assert calls[0]["tool"] == "recommend_basket"
+    assert calls[0]["outcome"] == "ok"
+    by_tool = {line["tool"]: line for line in calls}
+    placements = [line for line in calls if line["tool"] == PLACE]
     assert placements[0]["outcome"] == "unconfirmable_supplier"
     assert placements[-1]["outcome"] == "ok"
     assert placements[-1]["approval"].startswith("approved")
