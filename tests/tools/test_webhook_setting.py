@@ -41,9 +41,11 @@ async def test_with_webhooks_on_a_confirm_made_elsewhere_reaches_subscribers_as_
                 await updated.wait()
             tracked = await client.call_tool("track_procurement", {"procurement_id": PR1})
         events = (tracked.structured_content or {})["events"]
-        assert [(e["source"], e["verification"], e["status"]) for e in events] == [
+        # The buyer's and the supplier's delivery may both have arrived by now: each is a row.
+        assert 1 <= len(events) <= 2
+        assert {(e["source"], e["verification"], e["status"]) for e in events} == {
             ("webhook", "verified", "order_confirmed")
-        ]
+        }
     finally:
         await other.client.aclose()
 
