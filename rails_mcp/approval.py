@@ -4,6 +4,8 @@
 through the host: on the 2026-07-28 protocol with an ``input_required`` result carrying a form
 elicitation and a sealed ``requestState``; on 2025-11-25 with a form elicitation sent during the
 call. No tool argument can approve an order and no refusal says how to avoid being asked.
+The form states the supplier, total and lines the server computed before any text from the
+wire, and shows each such text (names, job reference) only as one quoted, bounded line.
 
 The request state is sealed with the SDK's public AES-256-GCM codec under ``RAILS_APPROVAL_KEY``
 (shared by every replica), and our own claims inside it bind the approval to the exact

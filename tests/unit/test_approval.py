@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 
@@ -241,6 +242,59 @@ def test_two_hundred_long_lines_keep_the_form_bounded_and_say_how_many_are_not_l
     assert "200 line(s)" in form.message
     assert "175 more line(s)" in form.message
     assert "175 more line(s)" in form.description
+
+
+GOOD = Form(
+    message=(
+        "Approve this parts order?\n"
+        f"Supplier: {SUPPLIER} (business x)\n"
+        "Total: 1099.00 NZD for 2 line(s):\n"
+        '  1. "Headlamp" x1: 631.00\n'
+        '  2. "Radiator" x1: 468.00\n'
+        'Repair job: external "CCC-1"\n'
+        "Nothing is ordered unless you approve."
+    ),
+    title=f"Approve 1099.00 to {SUPPLIER}?",
+    description=(
+        f"Supplier: {SUPPLIER} (business x). Total: 1099.00 NZD, 2 line(s):\n"
+        '1. "Headlamp" x1: 631.00\n'
+        '2. "Radiator" x1: 468.00\n'
+        'Repair job: external "CCC-1".'
+    ),
+)
+
+
+def broken(old: str, new: str, where: str = "message") -> Form:
+    return dataclasses.replace(GOOD, **{where: getattr(GOOD, where).replace(old, new)})
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        broken("CCC-1", "CCC-1\n\n\n"),
+        broken('  1. "Headlamp"', 'Total: 9.90 NZD\n  1. "Headlamp"'),
+        broken("Headlamp", "Head\u202elamp"),
+        broken('"Radiator"', "Radiator"),
+        broken("Radiator", "R" * 61),
+        broken("Approve this parts order?", 'Approve job "CCC-1"?'),
+        broken(GOOD.title, "Your decision", "title"),
+        broken("631.00", "9.90", "description"),
+    ],
+    ids=[
+        "blank-lines",
+        "imitation",
+        "raw-override",
+        "unquoted",
+        "too-long",
+        "free-text-first",
+        "title",
+        "price",
+    ],
+)
+def test_the_form_check_catches_each_way_of_faking_the_order(form: Form):
+    check_form(GOOD, REAL)
+    with pytest.raises(AssertionError):
+        check_form(form, REAL, IMITATIONS)
 
 
 def test_the_form_shows_the_real_order_when_nothing_is_hostile():
