@@ -4,6 +4,8 @@
 through the host: on the 2026-07-28 protocol with an ``input_required`` result carrying a form
 elicitation and a sealed ``requestState``; on 2025-11-25 with a form elicitation sent during the
 call. No tool argument can approve an order and no refusal says how to avoid being asked.
+The form states the supplier, total and lines the server computed before any text from the
+wire, and shows each such text (names, job reference) only as one quoted, bounded line.
 
 The request state is sealed with the SDK's public AES-256-GCM codec under ``RAILS_APPROVAL_KEY``
 (shared by every replica), and our own claims inside it bind the approval to the exact
@@ -35,8 +37,10 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from rails_mcp.config import ApprovalPolicy, ConfigError, Settings
 from rails_mcp.errors import ToolError, ToolFailure
-from rails_mcp.present import ApprovalOutcome, ApprovalStatus, OrderForApproval, job_label
+from rails_mcp.present import ApprovalOutcome, ApprovalStatus, OrderForApproval
 from rails_mcp.state_store import StateStore, state_store_of
+from rails_mcp.wire.codes import ErrorCode
+from rails_mcp.wire.untrusted import one_line, quote
 
 __all__ = [
     "APPROVAL_INPUT_KEY",
@@ -49,6 +53,8 @@ __all__ = [
     "approval_refusal",
     "arguments_digest",
     "decision_of",
+    "decision_schema",
+    "elicitation_for",
     "gate_from_settings",
     "load_or_create_key",
     "open_round",
@@ -120,6 +126,13 @@ def _read_key(path: Path) -> bytes:
 
 # --- the order shown to the person ----------------------------------------------------------
 
+#: How much of a wire name (part, supplier) and of a job reference the form shows.
+NAME_LIMIT = 60
+REF_LIMIT = 80
+#: Offer lines listed one by one; the rest are counted (the total above already covers them).
+MAX_LINES_SHOWN = 25
+_NO_CURRENCY = "(currency set by the supplier; the basket carries none)"
+
 
 def order_digest(order: OrderForApproval) -> str:
     """The basket offers, prices and total an approval covers; any change voids it."""
@@ -135,26 +148,95 @@ def order_digest(order: OrderForApproval) -> str:
     return _digest(body)
 
 
+def _amount(order: OrderForApproval, *, short: bool = False) -> str:
+    """The total and its currency, as the server computed them (``short``: for a title)."""
+    total = one_line(order.total, 20)
+    if order.currency:
+        return f"{total} {quote(order.currency, 12)}"
+    return total if short else f"{total} {_NO_CURRENCY}"
+
+
+def _supplier(order: OrderForApproval) -> str:
+    """The supplier's wire name as quoted data, always with the business id it belongs to."""
+    business = f"business {quote(order.supplier_business_id, 40)}"
+    if order.supplier_name is None:
+        return business
+    return f"{quote(order.supplier_name, NAME_LIMIT)} ({business})"
+
+
+def _order_lines(order: OrderForApproval) -> list[str]:
+    """One row per offer: quantity, the quoted name and the price; at most ``MAX_LINES_SHOWN``."""
+    rows = [
+        f"{n}. {quote(ln.name, NAME_LIMIT)} x{ln.quantity}: {one_line(ln.trade_price, 20)}"
+        for n, ln in enumerate(order.lines[:MAX_LINES_SHOWN], start=1)
+    ]
+    hidden = len(order.lines) - len(rows)
+    if hidden > 0:
+        rows.append(f"... and {hidden} more line(s), included in the total above.")
+    return rows
+
+
+def _job(order: OrderForApproval) -> str:
+    if "external" in order.job:
+        return f"external {quote(order.job['external'], REF_LIMIT)}"
+    return f"id {quote(order.job.get('id', '?'), 40)}"
+
+
 def approval_message(order: OrderForApproval) -> str:
-    """The text the host shows the person: job, supplier, each part, total, extension flag."""
-    currency = order.currency or "(currency set by the supplier; the basket carries none)"
-    supplier = order.supplier_name or order.supplier_business_id
-    rows = [f"  - {ln.name} (offer {ln.sellable_id}) x{ln.quantity}: {ln.trade_price}" for ln in order.lines]
+    """The text the host shows the person, display only (the digest covers the order itself).
+
+    The supplier, total and line count come first, from what the server computed; every
+    string the wire wrote (names, job reference) follows as one quoted, bounded line, so no
+    name or reference can draw its own "Total" line or push the real order out of view.
+    """
     extension = (
-        "This uses a proposed extension of the Rails API (repairer.procurements.insert)."
+        ["This uses a proposed extension of the Rails API (repairer.procurements.insert)."]
         if order.is_extension
-        else ""
+        else []
     )
     return "\n".join(
         [
-            f"Approve this parts order for repair job {job_label(order.job)}?",
-            f"Supplier: {supplier}",
-            *rows,
-            f"Total: {order.total} {currency}",
-            extension,
+            "Approve this parts order?",
+            f"Supplier: {_supplier(order)}",
+            f"Total: {_amount(order)} for {len(order.lines)} line(s):",
+            *(f"  {row}" for row in _order_lines(order)),
+            f"Repair job: {_job(order)}",
+            *extension,
             "Nothing is ordered unless you approve.",
         ]
-    ).strip()
+    )
+
+
+def decision_schema(order: OrderForApproval) -> dict[str, Any]:
+    """The form the person fills: one explicit choice, so an empty "accept" approves nothing.
+
+    Its title and description state the order again, so a host that shows only the form
+    (not the message) still shows the real supplier, total and lines.
+    """
+    supplier = quote(order.supplier_name, NAME_LIMIT) if order.supplier_name is not None else _supplier(order)
+    details = "\n".join(
+        [
+            f"Supplier: {_supplier(order)}. Total: {_amount(order)}, {len(order.lines)} line(s):",
+            *_order_lines(order),
+            f"Repair job: {_job(order)}.",
+            "Approve places this order now; decline places nothing.",
+        ]
+    )
+    return {
+        "type": "object",
+        "properties": {
+            "decision": {
+                "type": "string",
+                "title": f"Approve {_amount(order, short=True)} to {supplier}?",
+                "description": details,
+                "oneOf": [
+                    {"const": "approve", "title": f"Approve the order of {_amount(order, short=True)}"},
+                    {"const": "decline", "title": "Decline"},
+                ],
+            }
+        },
+        "required": ["decision"],
+    }
 
 
 def _digest(value: Any) -> str:
@@ -167,27 +249,11 @@ def arguments_digest(tool: str, arguments: Mapping[str, Any] | None) -> str:
     return _digest({"tool": tool, "arguments": dict(arguments or {})})
 
 
-#: The form the person fills: one explicit choice, so an empty "accept" approves nothing.
-DECISION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "decision": {
-            "type": "string",
-            "title": "Your decision",
-            "description": "Approve to place this order now; decline to place nothing.",
-            "oneOf": [
-                {"const": "approve", "title": "Approve the order"},
-                {"const": "decline", "title": "Decline"},
-            ],
-        }
-    },
-    "required": ["decision"],
-}
-
-
 def elicitation_for(order: OrderForApproval) -> ElicitRequest:
     return ElicitRequest(
-        params=ElicitRequestFormParams(message=approval_message(order), requested_schema=DECISION_SCHEMA)
+        params=ElicitRequestFormParams(
+            message=approval_message(order), requested_schema=decision_schema(order)
+        )
     )
 
 
@@ -209,46 +275,33 @@ def decision_of(answer: object) -> tuple[Literal["approved", "declined"], str]:
 
 # --- refusals ---------------------------------------------------------------------------------
 
-_ASK_AGAIN = "Call place_procurement again; the person will be asked to approve the order afresh."
-
-_REFUSALS: dict[str, tuple[str, str, bool, str | None]] = {
+#: What each approval refusal says, and the tool to call next; the fix and whether the call is
+#: retryable are the error-code registry's (:mod:`rails_mcp.wire.codes`).
+_REFUSALS: dict[str, tuple[str, str | None]] = {
     "approval_state_invalid": (
         "The approval state returned with this call was not issued by this server or was altered, "
         "so it approves nothing; nothing was placed.",
-        _ASK_AGAIN,
-        True,
         None,
     ),
     "approval_expired": (
         "The approval request expired (an approval is valid for 5 minutes); nothing was placed.",
-        _ASK_AGAIN,
-        True,
         None,
     ),
     "approval_replayed": (
         "This approval was already answered (one approval request is answered once: approved, it "
         "placed its order; declined, it placed nothing), or the parts it covered have been ordered "
-        "since; nothing was placed by this call.",
-        "Call list_procurements for this job to see whether an order exists; if the person declined, "
-        "call place_procurement again only if they now want the order.",
-        False,
+        "since; nothing was placed by this call. If the person declined, place the order again only "
+        "if they now want it.",
         "list_procurements",
     ),
     "approval_mismatch": (
         "The approval was given for a different order (other arguments, or the basket's offers or "
         "prices changed since the person saw it); nothing was placed.",
-        "Call place_procurement again with the order you mean to place; the person will be asked "
-        "to approve that order.",
-        True,
         None,
     ),
     "approval_unavailable": (
         "Orders on this server need a person's approval, and this MCP host cannot ask for it (it "
         "does not support form elicitation); nothing was placed.",
-        "Tell the person running this server that the order is waiting for their approval: they "
-        "can connect a host that supports elicitation, or review the server setting "
-        "RAILS_ORDER_APPROVAL (--order-approval).",
-        False,
         None,
     ),
 }
@@ -256,11 +309,18 @@ _REFUSALS: dict[str, tuple[str, str, bool, str | None]] = {
 
 def approval_refusal(code: str, detail: str | None = None) -> ToolFailure:
     """An enriched tool error for one of the approval codes (nothing was written)."""
-    message, fix, retryable, next_tool = _REFUSALS[code]
+    message, next_tool = _REFUSALS[code]
+    registered = ErrorCode(code)
     if detail:
         message = f"{message} {detail}"
     return ToolFailure(
-        ToolError(code=code, message=message, fix=fix, retryable=retryable, next_tool=next_tool)
+        ToolError(
+            code=code,
+            message=message,
+            fix=registered.fix,
+            retryable=registered.retryable,
+            next_tool=next_tool,
+        )
     )
 
 

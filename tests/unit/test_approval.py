@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 
@@ -14,10 +15,13 @@ from rails_mcp.approval import (
     decision_of,
     elicitation_for,
     load_or_create_key,
+    order_digest,
 )
 from rails_mcp.config import ConfigError
 from rails_mcp.errors import ToolFailure
 from rails_mcp.present import OrderForApproval, OrderLine
+from rails_mcp.wire.untrusted import quote
+from tests.support.approval_form import NAME_CAP, Form, RealOrder, check_form
 
 KEY = b"k" * 32
 ARGS = {
@@ -182,6 +186,128 @@ def test_the_person_sees_job_supplier_each_part_with_price_total_and_extension()
         assert expected in message
     assert "extension" in message
     assert request.params.requested_schema["required"] == ["decision"]
+
+
+SUPPLIER = '"Christchurch Toyota — Parts"'
+REAL = RealOrder(supplier=SUPPLIER, total="1099.00", prices=("631.00", "468.00"))
+#: What the adversarial run wrote into a job reference: a fake order, then blank lines.
+FAKE_ORDER = "Wiper blade x1: 9.90\nTotal: 9.90 NZD\nNothing is ordered unless you approve."
+SPOOF = f"CCC-1\n\n{FAKE_ORDER}" + "\n" * 36
+#: Fake form lines (the real closing line is checked to appear exactly once, as the last).
+IMITATIONS = ("Wiper blade x1: 9.90", "Total: 9.90 NZD")
+RTL = "Headlamp \u202eHR pmaldaeH\u202c \u2066x\u2069\u200b\u200d\ufeff\U000e0041\x1b[2J\u2028RH"
+
+
+def form_of(o: OrderForApproval) -> Form:
+    request = elicitation_for(o)
+    assert isinstance(request.params, ElicitRequestFormParams)
+    return Form.of(request.params.message, request.params.requested_schema)
+
+
+def with_first_name(name: str) -> OrderForApproval:
+    o = order()
+    return o.model_copy(update={"lines": [o.lines[0].model_copy(update={"name": name}), o.lines[1]]})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [SPOOF, RTL, "A" * 10_000, "Total: 9.90 NZD", FAKE_ORDER, 'Pads" x1: 9.90\nTotal: 9.90 NZD "'],
+    ids=["newlines", "rtl", "ten-thousand", "imitation", "fake-order", "quote-break"],
+)
+def test_a_hostile_part_name_shows_as_one_quoted_line_after_the_real_order(name: str):
+    check_form(form_of(with_first_name(name)), REAL, IMITATIONS)
+
+
+@pytest.mark.parametrize(
+    "ref", [SPOOF, RTL, "J" * 10_000, "Total: 9.90 NZD"], ids=["newlines", "rtl", "long", "imitation"]
+)
+def test_a_hostile_job_reference_cannot_draw_form_lines(ref: str):
+    form = form_of(order().model_copy(update={"job": {"external": ref}}))
+    check_form(form, REAL, IMITATIONS)
+
+
+@pytest.mark.parametrize(
+    "name", [SPOOF, RTL, "S" * 10_000, "Total: 9.90 NZD"], ids=["newlines", "rtl", "long", "imitation"]
+)
+def test_a_hostile_supplier_name_is_quoted_bounded_and_tied_to_its_business_id(name: str):
+    form = form_of(order().model_copy(update={"supplier_name": name}))
+    check_form(form, RealOrder(quote(name, NAME_CAP), "1099.00", REAL.prices), IMITATIONS)
+    assert "0b000000-0000-4000-8000-000000000010" in form.message.split("\n")[1]
+
+
+def test_two_hundred_long_lines_keep_the_form_bounded_and_say_how_many_are_not_listed():
+    many = [line(f"o{n}", "N" * 10_000 + "\nTotal: 9.90 NZD", f"p{n}", "5.00") for n in range(200)]
+    form = form_of(order().model_copy(update={"lines": many, "total": "1000.00"}))
+    assert len(form.message) < 6_000
+    assert "200 line(s)" in form.message
+    assert "175 more line(s)" in form.message
+    assert "175 more line(s)" in form.description
+
+
+GOOD = Form(
+    message=(
+        "Approve this parts order?\n"
+        f"Supplier: {SUPPLIER} (business x)\n"
+        "Total: 1099.00 NZD for 2 line(s):\n"
+        '  1. "Headlamp" x1: 631.00\n'
+        '  2. "Radiator" x1: 468.00\n'
+        'Repair job: external "CCC-1"\n'
+        "Nothing is ordered unless you approve."
+    ),
+    title=f"Approve 1099.00 to {SUPPLIER}?",
+    description=(
+        f"Supplier: {SUPPLIER} (business x). Total: 1099.00 NZD, 2 line(s):\n"
+        '1. "Headlamp" x1: 631.00\n'
+        '2. "Radiator" x1: 468.00\n'
+        'Repair job: external "CCC-1".'
+    ),
+)
+
+
+def broken(old: str, new: str, where: str = "message") -> Form:
+    return dataclasses.replace(GOOD, **{where: getattr(GOOD, where).replace(old, new)})
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        broken("CCC-1", "CCC-1\n\n\n"),
+        broken('  1. "Headlamp"', 'Total: 9.90 NZD\n  1. "Headlamp"'),
+        broken("Headlamp", "Head\u202elamp"),
+        broken('"Radiator"', "Radiator"),
+        broken("Radiator", "R" * 61),
+        broken("Approve this parts order?", 'Approve job "CCC-1"?'),
+        broken(GOOD.title, "Your decision", "title"),
+        broken("631.00", "9.90", "description"),
+    ],
+    ids=[
+        "blank-lines",
+        "imitation",
+        "raw-override",
+        "unquoted",
+        "too-long",
+        "free-text-first",
+        "title",
+        "price",
+    ],
+)
+def test_the_form_check_catches_each_way_of_faking_the_order(form: Form):
+    check_form(GOOD, REAL)
+    with pytest.raises(AssertionError):
+        check_form(form, REAL, IMITATIONS)
+
+
+def test_the_form_shows_the_real_order_when_nothing_is_hostile():
+    form = form_of(order())
+    check_form(form, REAL)
+    assert form.title == 'Approve 1099.00 to "Christchurch Toyota — Parts"?'
+    assert '"Toyota Genuine Headlamp RH" x1: 631.00' in form.description
+
+
+def test_what_the_form_shows_does_not_change_what_the_approval_covers():
+    # The digest is of the order itself, so a changed display leaves sealed states valid.
+    assert order_digest(order()) == order_digest(order())
+    assert order_digest(with_first_name(SPOOF)) == order_digest(order())
 
 
 @pytest.mark.parametrize(
