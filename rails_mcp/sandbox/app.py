@@ -2,8 +2,8 @@
 
 Everything about the wire that is not a business rule lives here: which path is a method,
 which status a refusal gets, how its body is spelled (``{"type": code}``, or a bare string
-for ``repairer.jobs.parts.insert``, D24), the two auth headers and the tenant header. The
-rules themselves are in ``world.py``; storage is in ``store.py``.
+for ``repairer.jobs.parts.insert``, as the vendor's decision D24 has it), the two auth headers
+and the tenant header. The rules themselves are tabled in ``rules.py``; storage is in ``store.py``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from starlette.types import Receive, Scope, Send
 from rails_mcp.sandbox import uploads
 from rails_mcp.sandbox.llms import llms_full_txt, llms_txt
 from rails_mcp.sandbox.openapi import extensions_document, public_document
+from rails_mcp.sandbox.rules import RULES, Rule
 from rails_mcp.sandbox.store import DEFAULT_TENANT, Store, is_valid_tenant
 from rails_mcp.sandbox.webhooks import DEFAULT_BACKOFF, Deliverer, WebhookRoutes, enqueue, has_pending
-from rails_mcp.sandbox.world import RULES, Call, Rule, World, authenticate
+from rails_mcp.sandbox.world import Call, World, authenticate
 from rails_mcp.wire import errors as e
 from rails_mcp.wire import limits
 from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec
