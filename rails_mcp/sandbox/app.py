@@ -262,6 +262,21 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(e.ServerError(), bare=False)
 
 
+def _routes(sandbox: Sandbox, hooks: WebhookRoutes, upload_routes: uploads.UploadRoutes) -> list[Route]:
+    """Every path the sandbox answers: the API, its documents, the webhook and upload routes."""
+    return [
+        Route(f"/api/{API_VERSION}/{{method:path}}", sandbox),
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/openapi.json", _static_json(public_document), methods=["GET"]),
+        Route("/openapi.extensions.json", _static_json(extensions_document), methods=["GET"]),
+        Route("/llms.txt", _static_text(llms_txt), methods=["GET"]),
+        Route("/llms-full.txt", _static_text(llms_full_txt), methods=["GET"]),
+        *hooks.routes(),
+        Route("/uploads/{upload_id}", upload_routes.put, methods=["PUT"]),
+        Route("/uploads/{upload_id}", upload_routes.get, methods=["GET"]),
+    ]
+
+
 def create_app(
     db_path: str | Path,
     *,
@@ -306,17 +321,7 @@ def create_app(
         store.close()
 
     app = Starlette(
-        routes=[
-            Route(f"/api/{API_VERSION}/{{method:path}}", sandbox),
-            Route("/healthz", _healthz, methods=["GET"]),
-            Route("/openapi.json", _static_json(public_document), methods=["GET"]),
-            Route("/openapi.extensions.json", _static_json(extensions_document), methods=["GET"]),
-            Route("/llms.txt", _static_text(llms_txt), methods=["GET"]),
-            Route("/llms-full.txt", _static_text(llms_full_txt), methods=["GET"]),
-            *hooks.routes(),
-            Route("/uploads/{upload_id}", upload_routes.put, methods=["PUT"]),
-            Route("/uploads/{upload_id}", upload_routes.get, methods=["GET"]),
-        ],
+        routes=_routes(sandbox, hooks, upload_routes),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )

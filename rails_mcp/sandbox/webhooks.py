@@ -1,4 +1,4 @@
-"""Signed webhooks (SPEC §2a): outbox, background delivery with retries, and the dev routes.
+"""Signed webhooks: outbox, background delivery with retries, and the dev routes.
 
 How an event travels:
 
@@ -312,6 +312,77 @@ def _unproxied(
     return guarded
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused (413) as soon as it grows past ``limit``."""
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise _Refused("bad_body", 413)
+    return raw
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as a JSON object with string keys, or None when it is anything else."""
+    try:
+        body: object = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    return {str(k): v for k, v in cast("dict[Any, Any]", body).items()}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _SinkEntry:
+    """One delivery the reference sink received, as it is recorded."""
+
+    tenant: str
+    received_at: float
+    event_id: str | None
+    type: str | None
+    integration_id: str | None
+    verified: bool
+    #: Why verification failed; None for a verified delivery.
+    reason: str | None
+
+
+def _record_sink(conn: sqlite3.Connection, *, entry: _SinkEntry) -> bool:
+    """Record a delivery, keeping the latest few; a verified repeat of an event is a duplicate."""
+    duplicate = bool(
+        entry.verified
+        and entry.event_id is not None
+        and conn.execute(
+            "SELECT 1 FROM webhook_sink WHERE tenant = ? AND event_id = ? AND verified = 1",
+            (entry.tenant, entry.event_id),
+        ).fetchone()
+    )
+    conn.execute(
+        "INSERT INTO webhook_sink (tenant, received_at, event_id, type, integration_id, verified, "
+        "reason, duplicate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.tenant,
+            entry.received_at,
+            entry.event_id,
+            entry.type,
+            entry.integration_id,
+            int(entry.verified),
+            entry.reason,
+            int(duplicate),
+        ),
+    )
+    conn.execute(
+        "DELETE FROM webhook_sink WHERE tenant = ? AND seq <= "
+        "(SELECT seq FROM webhook_sink WHERE tenant = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+        (entry.tenant, entry.tenant, _SINK_KEEP),
+    )
+    return duplicate
+
+
 @dataclass(eq=False)
 class WebhookRoutes:
     """The ``/__webhooks/*`` endpoints, bound to one sandbox's store and deliverer."""
@@ -324,18 +395,10 @@ class WebhookRoutes:
     clock: Callable[[], float]
 
     async def _read_json(self, request: Request, limit: int = _MAX_DEV_BODY) -> dict[str, Any]:
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > limit:
-                raise _Refused("bad_body", 413)
-        try:
-            body: object = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise _Refused("bad_body") from None
-        if not isinstance(body, dict):
+        body = _json_object(await _read_body(request, limit))
+        if body is None:
             raise _Refused("bad_body")
-        return {str(k): v for k, v in cast("dict[Any, Any]", body).items()}
+        return body
 
     def routes(self) -> list[Route]:
         """The dev routes, each refusing a proxied request before anything else."""
@@ -435,61 +498,31 @@ class WebhookRoutes:
             tenant = self.tenant_of(request)
         except Exception:
             return _refuse("bad_tenant")
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > _MAX_SINK_BODY:
-                return _refuse("bad_body", 413)
-        claimed: dict[str, Any] = {}
         try:
-            parsed: object = json.loads(raw)
-            if isinstance(parsed, dict):
-                claimed = {str(k): v for k, v in cast("dict[Any, Any]", parsed).items()}
-        except (ValueError, UnicodeDecodeError):
-            pass
-        integration_id = claimed.get("integration_id")
+            raw = await _read_body(request, _MAX_SINK_BODY)
+        except _Refused as refused:
+            return _refuse(refused.reason, refused.status)
+        claimed = _json_object(raw) or {}
+        integration_id = _text(claimed.get("integration_id"))
         world = await self.world_of(tenant)
-        credential = _credential(world, integration_id) if isinstance(integration_id, str) else None
+        credential = None if integration_id is None else _credential(world, integration_id)
         if credential is None or credential.webhook_secret is None:
             verified, reason = False, "unknown_integration"
         else:
             result = verify(raw, request.headers.get(SIGNATURE_HEADER), credential.webhook_secret)
             verified, reason = result.ok, result.reason
-        event_id = claimed.get("id") if isinstance(claimed.get("id"), str) else None
-        event_type = claimed.get("type") if isinstance(claimed.get("type"), str) else None
-        now = self.clock()
-
-        def record(conn: sqlite3.Connection) -> bool:
-            duplicate = bool(
-                verified
-                and event_id is not None
-                and conn.execute(
-                    "SELECT 1 FROM webhook_sink WHERE tenant = ? AND event_id = ? AND verified = 1",
-                    (tenant, event_id),
-                ).fetchone()
-            )
-            conn.execute(
-                "INSERT INTO webhook_sink (tenant, received_at, event_id, type, integration_id, verified, "
-                "reason, duplicate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tenant,
-                    now,
-                    event_id,
-                    event_type,
-                    integration_id if isinstance(integration_id, str) else None,
-                    int(verified),
-                    reason,
-                    int(duplicate),
-                ),
-            )
-            conn.execute(
-                "DELETE FROM webhook_sink WHERE tenant = ? AND seq <= "
-                "(SELECT seq FROM webhook_sink WHERE tenant = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                (tenant, tenant, _SINK_KEEP),
-            )
-            return duplicate
-
-        duplicate = await anyio.to_thread.run_sync(self.store.write, record)
+        entry = _SinkEntry(
+            tenant=tenant,
+            received_at=self.clock(),
+            event_id=_text(claimed.get("id")),
+            type=_text(claimed.get("type")),
+            integration_id=integration_id,
+            verified=verified,
+            reason=reason,
+        )
+        duplicate = await anyio.to_thread.run_sync(
+            self.store.write, functools.partial(_record_sink, entry=entry)
+        )
         body = {"ok": verified, "verified": verified, "reason": reason, "duplicate": duplicate}
         return _reply(body, 200 if verified else 401)
 
