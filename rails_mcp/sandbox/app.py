@@ -32,9 +32,10 @@ from starlette.types import Receive, Scope, Send
 from rails_mcp.sandbox import uploads
 from rails_mcp.sandbox.llms import llms_full_txt, llms_txt
 from rails_mcp.sandbox.openapi import extensions_document, public_document
+from rails_mcp.sandbox.outbox import DEFAULT_BACKOFF, Deliverer, enqueue, has_pending
 from rails_mcp.sandbox.rules import RULES, Rule
 from rails_mcp.sandbox.store import DEFAULT_TENANT, Store, is_valid_tenant
-from rails_mcp.sandbox.webhooks import DEFAULT_BACKOFF, Deliverer, WebhookRoutes, enqueue, has_pending
+from rails_mcp.sandbox.webhooks import WebhookRoutes
 from rails_mcp.sandbox.world import Call, World, authenticate
 from rails_mcp.wire import errors as e
 from rails_mcp.wire import limits

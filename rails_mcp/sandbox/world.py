@@ -39,6 +39,7 @@ __all__ = [
     "World",
     "authenticate",
     "buyer_procurement",
+    "credential_of",
     "find_job",
     "iso_timestamp",
     "org_of",
@@ -374,3 +375,12 @@ def supplier_procurement(world: World, call: Call, procurement_id: UUID) -> Proc
     if p is None or org_of(world, p.supplier_business_id) != call.org:
         raise e.NotFound(detail="no such procurement for this supplier")
     return p
+
+
+def credential_of(world: World, integration_id: str) -> Credential | None:
+    """The credential of an integration named by its id as text, if there is one."""
+    try:
+        wanted = UUID(integration_id)
+    except ValueError:
+        return None
+    return next((c for c in world.credentials.values() if c.integration_id == wanted), None)
