@@ -56,7 +56,10 @@ def _json_response(body: bytes | str, status: int = 200, headers: dict[str, str]
 
 
 def error_response(error: e.RailsAPIError, *, bare: bool, headers: dict[str, str] | None = None) -> Response:
-    """The one place a refusal becomes HTTP: ``{"type": code}``, or ``"code"`` under D24."""
+    """The one place a refusal becomes HTTP: ``{"type": code}``, or a bare ``"code"``.
+
+    The bare string is for the methods the vendor's decision D24 gives string errors.
+    """
     body: object = error.wire_code if bare else {"type": error.wire_code}
     if headers is None and isinstance(error, e.MethodNotAllowed):
         headers = {"Allow": "POST"}
@@ -139,7 +142,7 @@ class Sandbox:
             raise e.UnsupportedMediaType()
         body = await self._read_body(request)
         if not body.strip() and not spec.request.model_fields:
-            body = b"{}"  # "Empty request body" (seeds/002): an absent body is the empty request
+            body = b"{}"  # "Empty request body" (the vendor's documents): an absent body is the empty request
         try:
             payload = spec.request.model_validate_json(body)
         except ValidationError:
