@@ -180,36 +180,35 @@ def _one_confirmable_supplier(
     ordered: frozenset[UUID],
 ) -> UUID:
     """The one supplier of the chosen offers, refused unless it is a confirmable one."""
+    suppliers = {o.supplier_business_id for o in chosen}
+    valid_values: list[str] | None = None
+    if len(suppliers) > 1:
+        code, lead = ErrorCode.MIXED_SUPPLIERS, "Select offers from a single confirmable supplier"
+        problem = (
+            f"The selected offers come from {len(suppliers)} suppliers; one procurement is "
+            "placed with exactly one supplier."
+        )
+    else:
+        (supplier,) = suppliers
+        if supplier in confirmable:
+            return supplier
+        code, lead = ErrorCode.UNCONFIRMABLE_SUPPLIER, "Choose offers from a confirmable supplier"
+        problem = (
+            f"Supplier {supplier} has no confirming credential here, so an order placed with it "
+            "could never reach order_confirmed (it would be stranded in order_requested)."
+        )
+        valid_values = sorted(str(s) for s in confirmable)
     covered = [pid for o in chosen for pid in o.job_part_ids]
     pending = any(pid not in ordered for pid in covered)
-    suppliers = {o.supplier_business_id for o in chosen}
-    if len(suppliers) > 1:
-        alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
-        raise GuardRefusal(
-            ErrorCode.MIXED_SUPPLIERS,
-            f"The selected offers come from {len(suppliers)} suppliers; one procurement is "
-            "placed with exactly one supplier.",
-            _fix_with_alternatives(
-                alternatives, "Select offers from a single confirmable supplier", pending, chosen
-            ),
-            field="offer_selections",
-            alternatives=alternatives,
-        )
-    (supplier,) = suppliers
-    if supplier not in confirmable:
-        alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
-        raise GuardRefusal(
-            ErrorCode.UNCONFIRMABLE_SUPPLIER,
-            f"Supplier {supplier} has no confirming credential here, so an order placed with it "
-            "could never reach order_confirmed (it would be stranded in order_requested).",
-            _fix_with_alternatives(
-                alternatives, "Choose offers from a confirmable supplier", pending, chosen
-            ),
-            field="offer_selections",
-            valid_values=sorted(str(s) for s in confirmable),
-            alternatives=alternatives,
-        )
-    return supplier
+    alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
+    raise GuardRefusal(
+        code,
+        problem,
+        _fix_with_alternatives(alternatives, lead, pending, chosen),
+        field="offer_selections",
+        valid_values=valid_values,
+        alternatives=alternatives,
+    )
 
 
 def _check_none_ordered(chosen: Sequence[OfferV1], ordered: frozenset[UUID]) -> None:
