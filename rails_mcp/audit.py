@@ -107,37 +107,44 @@ def touched_ids(*documents: Any) -> tuple[list[str], list[str]]:
     Runs on every audited call, so it visits containers only (JSON documents: ``dict`` and
     ``list``, not the slower ABC checks) and looks at a key only when it is one of ``_ID_KEYS``.
     """
-    found: tuple[dict[str, None], dict[str, None]] = ({}, {})
-
-    def note(kind: int, direct: bool, value: Any) -> None:
-        if direct:
-            if type(value) is str:
-                found[kind][value] = None
-            return
-        for item in cast("list[Any]", value) if type(value) is list else [value]:
-            ident = cast("dict[str, Any]", item).get("id") if type(item) is dict else None
-            if type(ident) is str:
-                found[kind][ident] = None
-
-    def walk(value: Any, depth: int) -> None:
-        if depth > _MAX_DEPTH:
-            return
-        if type(value) is list:
-            for v in cast("list[Any]", value):
-                if type(v) is dict or type(v) is list:
-                    walk(v, depth + 1)
-            return
-        for k, v in cast("dict[str, Any]", value).items():
-            named = _ID_KEYS.get(k)
-            if named is not None:
-                note(*named, v)
-            if type(v) is dict or type(v) is list:
-                walk(v, depth + 1)
-
+    found: _Found = ({}, {})
     for doc in documents:
         if type(doc) is dict or type(doc) is list:
-            walk(doc, 0)
+            _walk_ids(doc, 0, found)
     return list(found[0]), list(found[1])
+
+
+#: Procurement ids, invoice ids: dicts as insertion-ordered sets.
+_Found = tuple[dict[str, None], dict[str, None]]
+
+
+def _walk_ids(value: Any, depth: int, found: _Found) -> None:
+    """Note the ids under every ``_ID_KEYS`` key of a JSON container, down to ``_MAX_DEPTH``."""
+    if depth > _MAX_DEPTH:
+        return
+    if type(value) is list:
+        for v in cast("list[Any]", value):
+            if type(v) is dict or type(v) is list:
+                _walk_ids(v, depth + 1, found)
+        return
+    for k, v in cast("dict[str, Any]", value).items():
+        named = _ID_KEYS.get(k)
+        if named is not None:
+            _note_id(found[named[0]], named[1], v)
+        if type(v) is dict or type(v) is list:
+            _walk_ids(v, depth + 1, found)
+
+
+def _note_id(ids: dict[str, None], direct: bool, value: Any) -> None:
+    """An id itself (``direct``), or the ``id`` of an object or of each object in a list."""
+    if direct:
+        if type(value) is str:
+            ids[value] = None
+        return
+    for item in cast("list[Any]", value) if type(value) is list else [value]:
+        ident = cast("dict[str, Any]", item).get("id") if type(item) is dict else None
+        if type(ident) is str:
+            ids[ident] = None
 
 
 @dataclass(slots=True)

@@ -305,7 +305,10 @@ def _not_json(method: str, status: int, content_type: str) -> MalformedResponse:
 
 
 def _error_code(data: Any) -> str | None:
-    """``{"type": code}`` for most methods, a bare ``"code"`` string for parts.insert (D24)."""
+    """``{"type": code}`` for most methods, a bare ``"code"`` string for parts.insert.
+
+    The bare string is the vendor's decision D24 for that method; any method may send one.
+    """
     if isinstance(data, str) and data:
         return data
     if isinstance(data, dict):

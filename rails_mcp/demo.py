@@ -83,6 +83,17 @@ async def run_demo(tenant: str | None = None) -> bool:
 
 
 async def _walk(client: Client) -> bool:
+    """The Quickstart loop, step by step; False (said in red) as soon as a step goes wrong."""
+    await _look_around(client)
+    if not await _guard_refuses(client):
+        return False
+    placed = await _place_from_the_error(client)
+    if placed is None:
+        return False
+    return await _confirm(client, placed["id"]) and await _reconcile(client, placed["id"])
+
+
+async def _look_around(client: Client) -> None:
     tools = await client.list_tools()
     _step(1, "Connect")
     _show("tools", f"{len(tools.tools)}: " + ", ".join(t.name for t in tools.tools))
@@ -98,6 +109,8 @@ async def _walk(client: Client) -> bool:
         mark = "confirmable" if s["confirmable"] else "cannot confirm"
         _show(s["name"], f"{len(s['offers'])} offers ({mark})")
 
+
+async def _guard_refuses(client: Client) -> bool:
     _step(4, "Place with a supplier that cannot confirm → the guard refuses")
     refused = await _call(
         client,
@@ -108,7 +121,11 @@ async def _walk(client: Client) -> bool:
         return _fail("the guard did not refuse the unconfirmable supplier")
     listed = await _call(client, "list_procurements", {"job": JOB})
     _show("procurements after the refusal", f"{len(listed['procurements'])} (nothing was written)")
+    return True
 
+
+async def _place_from_the_error(client: Client) -> Any:
+    """The placed procurement, or None (said) when the corrected call did not land."""
     _step(5, "A common mistake (external_id), corrected from the error itself")
     mistaken = {
         "job": {"external_id": "CCC-2026-04817"},
@@ -117,27 +134,35 @@ async def _walk(client: Client) -> bool:
     error = (await _call(client, "place_procurement", mistaken)).get("error", {})
     example = error.get("example_arguments")
     if not example:
-        return _fail("the error carried no example_arguments")
+        _fail("the error carried no example_arguments")
+        return None
     click.echo("   replaying error.example_arguments:")
     placed = await _call(client, "place_procurement", example)
     if "procurement" not in placed:
-        return _fail("the corrected placement did not land")
+        _fail("the corrected placement did not land")
+        return None
     p = placed["procurement"]
     _show("approval", placed.get("approval"))
     _show(
         "placed",
         f"{p['reference']} {p['status']} with {p['supplier']['name']}: {p['total']} {p['currency_code']}",
     )
+    return p
 
+
+async def _confirm(client: Client, procurement_id: str) -> bool:
     _step(6, "The supplier confirms")
-    confirmed = await _call(client, "confirm_procurement", {"procurement_id": p["id"]})
+    confirmed = await _call(client, "confirm_procurement", {"procurement_id": procurement_id})
     if "procurement" not in confirmed:
         return _fail("the confirmation failed")
     _show("status", confirmed["procurement"]["status"])
     _show("parts", ", ".join(f"{x['description']} ({x['status']})" for x in confirmed["parts"]))
+    return True
 
+
+async def _reconcile(client: Client, procurement_id: str) -> bool:
     _step(7, "Reconcile the invoice")
-    rec = await _call(client, "reconcile_invoice", {"procurement_id": p["id"]})
+    rec = await _call(client, "reconcile_invoice", {"procurement_id": procurement_id})
     invoices: Any = rec.get("invoices") or []
     if not invoices:
         return _fail("no invoice to reconcile")

@@ -142,8 +142,19 @@ def plan_placement(
     confirmable: frozenset[UUID],
 ) -> PlacementPlan:
     """Check a requested placement against the latest basket; return the plan or refuse."""
-    by_id = {o.sellable_id: o for o in basket.offers}
     ordered = frozenset(p.id for p in parts if p.status is PartStatusV1.ORDERED)
+    chosen = _selected_offers(basket, selections, ordered)
+    _check_no_overlap(chosen)
+    supplier = _one_confirmable_supplier(basket, chosen, confirmable, ordered)
+    _check_none_ordered(chosen, ordered)
+    return PlacementPlan(supplier, tuple(chosen), order_total(chosen))
+
+
+def _selected_offers(
+    basket: BasketsLatestGetResponseV1, selections: Sequence[SelectionRequest], ordered: frozenset[UUID]
+) -> list[OfferV1]:
+    """The basket offer each selection names, its optional fields checked against the offer."""
+    by_id = {o.sellable_id: o for o in basket.offers}
     placeable = [str(o.sellable_id) for o in basket.offers if not set(o.job_part_ids) & ordered]
     chosen: list[OfferV1] = []
     for i, sel in enumerate(selections):
@@ -159,51 +170,63 @@ def plan_placement(
             )
         _check_matches(sel, offer, where)
         chosen.append(offer)
-    _check_no_overlap(chosen)
+    return chosen
+
+
+def _one_confirmable_supplier(
+    basket: BasketsLatestGetResponseV1,
+    chosen: Sequence[OfferV1],
+    confirmable: frozenset[UUID],
+    ordered: frozenset[UUID],
+) -> UUID:
+    """The one supplier of the chosen offers, refused unless it is a confirmable one."""
+    suppliers = {o.supplier_business_id for o in chosen}
+    valid_values: list[str] | None = None
+    if len(suppliers) > 1:
+        code, lead = ErrorCode.MIXED_SUPPLIERS, "Select offers from a single confirmable supplier"
+        problem = (
+            f"The selected offers come from {len(suppliers)} suppliers; one procurement is "
+            "placed with exactly one supplier."
+        )
+    else:
+        (supplier,) = suppliers
+        if supplier in confirmable:
+            return supplier
+        code, lead = ErrorCode.UNCONFIRMABLE_SUPPLIER, "Choose offers from a confirmable supplier"
+        problem = (
+            f"Supplier {supplier} has no confirming credential here, so an order placed with it "
+            "could never reach order_confirmed (it would be stranded in order_requested)."
+        )
+        valid_values = sorted(str(s) for s in confirmable)
     covered = [pid for o in chosen for pid in o.job_part_ids]
     pending = any(pid not in ordered for pid in covered)
+    alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
+    raise GuardRefusal(
+        code,
+        problem,
+        _fix_with_alternatives(alternatives, lead, pending, chosen),
+        field="offer_selections",
+        valid_values=valid_values,
+        alternatives=alternatives,
+    )
 
-    suppliers = {o.supplier_business_id for o in chosen}
-    if len(suppliers) > 1:
-        alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
-        raise GuardRefusal(
-            ErrorCode.MIXED_SUPPLIERS,
-            f"The selected offers come from {len(suppliers)} suppliers; one procurement is "
-            "placed with exactly one supplier.",
-            _fix_with_alternatives(
-                alternatives, "Select offers from a single confirmable supplier", pending, chosen
-            ),
-            field="offer_selections",
-            alternatives=alternatives,
-        )
-    (supplier,) = suppliers
-    if supplier not in confirmable:
-        alternatives = confirmable_offers_for_parts(basket, covered, confirmable, ordered)
-        raise GuardRefusal(
-            ErrorCode.UNCONFIRMABLE_SUPPLIER,
-            f"Supplier {supplier} has no confirming credential here, so an order placed with it "
-            "could never reach order_confirmed (it would be stranded in order_requested).",
-            _fix_with_alternatives(
-                alternatives, "Choose offers from a confirmable supplier", pending, chosen
-            ),
-            field="offer_selections",
-            valid_values=sorted(str(s) for s in confirmable),
-            alternatives=alternatives,
-        )
-    already = [pid for pid in covered if pid in ordered]
-    if already:
-        alternatives = [o for o in chosen if not set(o.job_part_ids) & ordered]
-        raise GuardRefusal(
-            ErrorCode.PART_ALREADY_ORDERED,
-            f"Part(s) {', '.join(map(str, already))} are already ordered on another procurement.",
-            _fix_with_alternatives(alternatives, "Drop the selections for parts already ordered")
-            if alternatives
-            else "Nothing in this selection can be placed: every offer covers a part already ordered "
-            "(list_procurements shows the order); recommend_basket shows what is still orderable.",
-            field="offer_selections",
-            alternatives=alternatives,
-        )
-    return PlacementPlan(supplier, tuple(chosen), order_total(chosen))
+
+def _check_none_ordered(chosen: Sequence[OfferV1], ordered: frozenset[UUID]) -> None:
+    """Refuse a selection covering a part already ordered, offering the rest of it."""
+    already = [pid for o in chosen for pid in o.job_part_ids if pid in ordered]
+    if not already:
+        return
+    alternatives = [o for o in chosen if not set(o.job_part_ids) & ordered]
+    raise GuardRefusal(
+        ErrorCode.PART_ALREADY_ORDERED,
+        f"Part(s) {', '.join(map(str, already))} are already ordered on another procurement.",
+        _fix_with_alternatives(alternatives, "Drop the selections for parts already ordered")
+        if alternatives
+        else "Nothing in this selection can be placed: every offer covers a part already ordered "
+        "(list_procurements shows the order); recommend_basket shows what is still orderable.",
+        field="offer_selections",
+        alternatives=alternatives,
+    )
 
 
 def _check_matches(sel: SelectionRequest, offer: OfferV1, where: str) -> None:

@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 CURRENCY_NOTE = (
-    "trade_price is a bare decimal string: the basket carries no currency (D52). Currency first "
+    "trade_price is a bare decimal string: the basket carries no currency. Currency first "
     "appears as currency_code on the procurement."
 )
 

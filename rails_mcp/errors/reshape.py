@@ -211,46 +211,66 @@ def _repair_identifier(value: Any) -> Any:
 
 def _scalar(core: Any, bounds: _Bounds, value: Any, literals: Mapping[str, str]) -> Any:
     if core is UUID:
-        if isinstance(value, str) and len(value) > 1 and value.strip()[:1] == value.strip()[-1:] == '"':
-            value = value.strip()[1:-1]  # a UUID JSON-encoded twice
-        if isinstance(value, str):
-            value = parse_json_text(value)
-        if isinstance(value, dict) and len(cast("dict[str, Any]", value)) == 1:
-            value = next(iter(cast("dict[str, Any]", value).values()))
-        if isinstance(value, list) and len(cast("list[Any]", value)) == 1:
-            value = cast("list[Any]", value)[0]
-        return value.strip() if isinstance(value, str) else cast("Any", value)
+        return _uuid_value(value)
     if core is bool:
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
-            return bool(value)
-        return value
+        return _bool_value(value)
     if core is int:
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            value = int(value)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            if bounds.ge is not None and value < bounds.ge:
-                value = bounds.ge
-            if bounds.le is not None and value > bounds.le:
-                value = bounds.le
-        return value
+        return _int_value(value, bounds)
     if core is str:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         return value
     if get_origin(core) is Literal and isinstance(value, str):
-        allowed = [a for a in get_args(core) if isinstance(a, str)]
-        text = _snake(value)
-        for option in allowed:
-            if option.lower() == text:
-                return option
-        synonym = literals.get(text)
-        if synonym in allowed:
-            return synonym
-        return value
+        return _literal_value(core, value, literals)
+    return value
+
+
+def _uuid_value(value: Any) -> Any:
+    """A UUID sent JSON-encoded twice, or wrapped in a one-key object or a one-item list."""
+    if isinstance(value, str) and len(value) > 1 and value.strip()[:1] == value.strip()[-1:] == '"':
+        value = value.strip()[1:-1]  # a UUID JSON-encoded twice
+    if isinstance(value, str):
+        value = parse_json_text(value)
+    if isinstance(value, dict) and len(cast("dict[str, Any]", value)) == 1:
+        value = next(iter(cast("dict[str, Any]", value).values()))
+    if isinstance(value, list) and len(cast("list[Any]", value)) == 1:
+        value = cast("list[Any]", value)[0]
+    return value.strip() if isinstance(value, str) else cast("Any", value)
+
+
+def _bool_value(value: Any) -> Any:
+    """A boolean spelled as a word ("yes", "false") or as 0/1."""
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    return value
+
+
+def _int_value(value: Any, bounds: _Bounds) -> Any:
+    """An integer sent as digits or as a whole float, clamped into its declared bounds."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if bounds.ge is not None and value < bounds.ge:
+            value = bounds.ge
+        if bounds.le is not None and value > bounds.le:
+            value = bounds.le
+    return value
+
+
+def _literal_value(core: Any, value: str, literals: Mapping[str, str]) -> str:
+    """The allowed option ``value`` names, in any case or as a known synonym."""
+    allowed = [a for a in get_args(core) if isinstance(a, str)]
+    text = _snake(value)
+    for option in allowed:
+        if option.lower() == text:
+            return option
+    synonym = literals.get(text)
+    if synonym in allowed:
+        return synonym
     return value
 
 
@@ -266,30 +286,35 @@ def _repair_typed(
     if isinstance(core, type) and issubclass(core, BaseModel):
         return _repair_model(core, value)
     if get_origin(core) is list:
-        (item_type,) = get_args(core) or (Any,)
-        if isinstance(value, str):
-            parsed = parse_json_text(value)
-            # A list sent as text: JSON, or items separated by commas.
-            value = parsed if parsed is not value else [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, dict):
-            value = [value]
-        if not isinstance(value, list):
-            return value
-        items: list[Any] = []
-        for raw_item in cast("list[Any]", value):
-            fixed: Any = _repair_typed(item_type, (), raw_item, literals)
-            spread: list[Any] = (
-                cast("list[Any]", fixed) if isinstance(fixed, list) and _is_identifier(item_type) else [fixed]
-            )
-            for one in spread:
-                if one not in items:  # an exact repeat adds nothing
-                    items.append(one)
-        if bounds.max_len is not None and len(items) > bounds.max_len:
-            items = items[: bounds.max_len]
-        if bounds.min_len is not None and len(items) < bounds.min_len:
-            return _DROP if _optional(annotation) else items
-        return items
+        return _repair_list(annotation, core, bounds, value, literals)
     return _scalar(core, bounds, value, literals)
+
+
+def _repair_list(annotation: Any, core: Any, bounds: _Bounds, value: Any, literals: Mapping[str, str]) -> Any:
+    """Each item repaired; a list sent as text or as one object made a list; cut to its bounds."""
+    (item_type,) = get_args(core) or (Any,)
+    if isinstance(value, str):
+        parsed = parse_json_text(value)
+        # A list sent as text: JSON, or items separated by commas.
+        value = parsed if parsed is not value else [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return value
+    items: list[Any] = []
+    for raw_item in cast("list[Any]", value):
+        fixed: Any = _repair_typed(item_type, (), raw_item, literals)
+        spread: list[Any] = (
+            cast("list[Any]", fixed) if isinstance(fixed, list) and _is_identifier(item_type) else [fixed]
+        )
+        for one in spread:
+            if one not in items:  # an exact repeat adds nothing
+                items.append(one)
+    if bounds.max_len is not None and len(items) > bounds.max_len:
+        items = items[: bounds.max_len]
+    if bounds.min_len is not None and len(items) < bounds.min_len:
+        return _DROP if _optional(annotation) else items
+    return items
 
 
 def _is_identifier(tp: Any) -> bool:

@@ -2,8 +2,8 @@
 
 Everything about the wire that is not a business rule lives here: which path is a method,
 which status a refusal gets, how its body is spelled (``{"type": code}``, or a bare string
-for ``repairer.jobs.parts.insert``, D24), the two auth headers and the tenant header. The
-rules themselves are in ``world.py``; storage is in ``store.py``.
+for ``repairer.jobs.parts.insert``, as the vendor's decision D24 has it), the two auth headers
+and the tenant header. The rules themselves are tabled in ``rules.py``; storage is in ``store.py``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ from starlette.types import Receive, Scope, Send
 from rails_mcp.sandbox import uploads
 from rails_mcp.sandbox.llms import llms_full_txt, llms_txt
 from rails_mcp.sandbox.openapi import extensions_document, public_document
+from rails_mcp.sandbox.outbox import DEFAULT_BACKOFF, Deliverer, enqueue, has_pending
+from rails_mcp.sandbox.rules import RULES, Rule
 from rails_mcp.sandbox.store import DEFAULT_TENANT, Store, is_valid_tenant
-from rails_mcp.sandbox.webhooks import DEFAULT_BACKOFF, Deliverer, WebhookRoutes, enqueue, has_pending
-from rails_mcp.sandbox.world import RULES, Call, Rule, World, authenticate
+from rails_mcp.sandbox.webhooks import WebhookRoutes
+from rails_mcp.sandbox.world import Call, World, authenticate
 from rails_mcp.wire import errors as e
 from rails_mcp.wire import limits
 from rails_mcp.wire.methods import API_VERSION, METHODS, MethodSpec
@@ -54,7 +56,10 @@ def _json_response(body: bytes | str, status: int = 200, headers: dict[str, str]
 
 
 def error_response(error: e.RailsAPIError, *, bare: bool, headers: dict[str, str] | None = None) -> Response:
-    """The one place a refusal becomes HTTP: ``{"type": code}``, or ``"code"`` under D24."""
+    """The one place a refusal becomes HTTP: ``{"type": code}``, or a bare ``"code"``.
+
+    The bare string is for the methods the vendor's decision D24 gives string errors.
+    """
     body: object = error.wire_code if bare else {"type": error.wire_code}
     if headers is None and isinstance(error, e.MethodNotAllowed):
         headers = {"Allow": "POST"}
@@ -137,7 +142,7 @@ class Sandbox:
             raise e.UnsupportedMediaType()
         body = await self._read_body(request)
         if not body.strip() and not spec.request.model_fields:
-            body = b"{}"  # "Empty request body" (seeds/002): an absent body is the empty request
+            body = b"{}"  # "Empty request body" (the vendor's documents): an absent body is the empty request
         try:
             payload = spec.request.model_validate_json(body)
         except ValidationError:
@@ -261,6 +266,21 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(e.ServerError(), bare=False)
 
 
+def _routes(sandbox: Sandbox, hooks: WebhookRoutes, upload_routes: uploads.UploadRoutes) -> list[Route]:
+    """Every path the sandbox answers: the API, its documents, the webhook and upload routes."""
+    return [
+        Route(f"/api/{API_VERSION}/{{method:path}}", sandbox),
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/openapi.json", _static_json(public_document), methods=["GET"]),
+        Route("/openapi.extensions.json", _static_json(extensions_document), methods=["GET"]),
+        Route("/llms.txt", _static_text(llms_txt), methods=["GET"]),
+        Route("/llms-full.txt", _static_text(llms_full_txt), methods=["GET"]),
+        *hooks.routes(),
+        Route("/uploads/{upload_id}", upload_routes.put, methods=["PUT"]),
+        Route("/uploads/{upload_id}", upload_routes.get, methods=["GET"]),
+    ]
+
+
 def create_app(
     db_path: str | Path,
     *,
@@ -305,17 +325,7 @@ def create_app(
         store.close()
 
     app = Starlette(
-        routes=[
-            Route(f"/api/{API_VERSION}/{{method:path}}", sandbox),
-            Route("/healthz", _healthz, methods=["GET"]),
-            Route("/openapi.json", _static_json(public_document), methods=["GET"]),
-            Route("/openapi.extensions.json", _static_json(extensions_document), methods=["GET"]),
-            Route("/llms.txt", _static_text(llms_txt), methods=["GET"]),
-            Route("/llms-full.txt", _static_text(llms_full_txt), methods=["GET"]),
-            *hooks.routes(),
-            Route("/uploads/{upload_id}", upload_routes.put, methods=["PUT"]),
-            Route("/uploads/{upload_id}", upload_routes.get, methods=["GET"]),
-        ],
+        routes=_routes(sandbox, hooks, upload_routes),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )

@@ -77,9 +77,7 @@ def _method_section(spec: MethodSpec) -> list[str]:
         if spec.scope == "none"
         else f"Authorization: Bearer <api_key> + Partly-Integration-ID; scope {spec.scope}"
     )
-    error_shape = (
-        'bare JSON strings (D24), e.g. "not_found"' if spec.bare_string_errors else '{"type": "<code>"}'
-    )
+    error_shape = 'bare JSON strings, e.g. "not_found"' if spec.bare_string_errors else '{"type": "<code>"}'
     lines = [
         f"### {spec.name}",
         "",
@@ -106,28 +104,61 @@ def _method_section(spec: MethodSpec) -> list[str]:
     return [*lines, ""]
 
 
-@functools.cache
-def _full() -> str:
-    lines = [
-        f"# {_TITLE}",
-        "",
-        _SUMMARY,
-        "",
-        "## Calling convention",
-        "",
-        f"Every call is POST <base>/api/{API_VERSION}/<dotted.method> with a JSON body. "
-        "Authenticated calls carry `Authorization: Bearer <api_key>` and "
-        "`Partly-Integration-ID: <integration_id>`. Optional `x-partifact-tenant: <[a-z0-9_-]+>` "
-        "selects an isolated, identically seeded world.",
-        "",
-        'Identity wrappers are oneOf {"external": "..."} or {"id": "<uuid>"} (the key is '
-        '`external`, not `external_id`). Errors are {"type": "<code>"} with an HTTP status '
-        "(bad_request 400, unauthorized 401, invalid_access_code 401, invalid_client_secret 401, "
-        "forbidden 403, not_found 404, integration_not_found 404, "
-        "o_auth_not_supported_by_integration 400, unprocessable 422, work_provider_not_found 422), "
-        "except repairer.jobs.parts.insert, whose errors are bare JSON strings (D24). The basket "
-        "carries no currency (D52); currency_code first appears on procurements and invoices.",
-        "",
+#: How every call is made and refused, for ``llms-full.txt``.
+_CONVENTION = [
+    "## Calling convention",
+    "",
+    f"Every call is POST <base>/api/{API_VERSION}/<dotted.method> with a JSON body. "
+    "Authenticated calls carry `Authorization: Bearer <api_key>` and "
+    "`Partly-Integration-ID: <integration_id>`. Optional `x-partifact-tenant: <[a-z0-9_-]+>` "
+    "selects an isolated, identically seeded world.",
+    "",
+    'Identity wrappers are oneOf {"external": "..."} or {"id": "<uuid>"} (the key is '
+    '`external`, not `external_id`). Errors are {"type": "<code>"} with an HTTP status '
+    "(bad_request 400, unauthorized 401, invalid_access_code 401, invalid_client_secret 401, "
+    "forbidden 403, not_found 404, integration_not_found 404, "
+    "o_auth_not_supported_by_integration 400, unprocessable 422, work_provider_not_found 422), "
+    'except repairer.jobs.parts.insert, whose errors are bare JSON strings such as "not_found". '
+    "The basket carries no currency; currency_code first appears on procurements and invoices.",
+    "",
+]
+
+#: The webhook surface: subscribing, events, envelope, signature, delivery.
+_WEBHOOKS = [
+    "## Webhooks",
+    "",
+    '- Subscribe: POST /__webhooks/subscribe {"integration_id", "url"}, sent with that '
+    "integration's own Authorization: Bearer <api_key> and Partly-Integration-ID (else 401 "
+    "unauthorized; another integration's id in the body is 403 forbidden). The URL's host "
+    "must be localhost, 127.0.0.1 or [::1], in lower case, with no userinfo, fragment or "
+    'whitespace (else 400 {"ok": false, "reason": "url_not_loopback"}); missing_field / '
+    "bad_body otherwise.",
+    "- Every /__webhooks/* route refuses (403 proxied_request) a request carrying Forwarded, "
+    "X-Forwarded-* or X-Real-IP.",
+    "- Events: repairer.jobs.insert -> `repairer.jobs` (change_action inserted|updated) to "
+    "the repairer's integrations; repairer.procurements.insert -> `repairer.procurements` + "
+    "`supplier.procurements` (status order_requested); supplier.procurements.confirm -> the "
+    "same two with status order_confirmed (a repeat confirm changes nothing and fires nothing).",
+    '- Envelope: {"id": "<uuid, dedup on it>", "type", "timestamp": "<RFC 3339, when '
+    'sent>", "integration_id", "data": {ids..., "change_action" | "status"}}. '
+    "Identifiers only: re-fetch the record.",
+    "- Signature: header partly-hmac-sha256 = base64(HMAC-SHA256(webhook_secret, raw_body)). "
+    "Reject a timestamp older than 5 minutes. Secrets are pwh_ + 32 hex; POST "
+    '/__webhooks/secret {"integration_id"} returns one to a loopback caller holding that '
+    "integration's credentials.",
+    "- Delivery: at least once, after the call returned; failed deliveries are retried with "
+    "exponential backoff (8 attempts by default); GET /__webhooks/attempts lists every "
+    "attempt of the calling integration's events. Subscriptions and undelivered events are "
+    "persisted per tenant.",
+    "- Reference sink: POST /__webhooks/sink verifies and records; GET /__webhooks/sink lists "
+    "deliveries with verified true/false and the reason.",
+    "",
+]
+
+
+def _seeded_world() -> list[str]:
+    """The seeded credentials and records an agent can try every method with."""
+    return [
         "## Seeded world",
         "",
         f"- Repairer credential: api_key {seed.REPAIRER_API_KEY}, integration {seed.REPAIRER_INTEGRATION_ID}",
@@ -142,9 +173,12 @@ def _full() -> str:
         "07 Toyota Genuine Headlamp RH 631.00 and 0a Toyota Genuine Radiator Support 468.00: "
         "the Quickstart order, 1099.00 NZD.",
         "",
-        "## Wire methods",
-        "",
     ]
+
+
+@functools.cache
+def _full() -> str:
+    lines = [f"# {_TITLE}", "", _SUMMARY, "", *_CONVENTION, *_seeded_world(), "## Wire methods", ""]
     for spec in METHODS.values():
         if not spec.extension:
             lines += _method_section(spec)
@@ -160,36 +194,7 @@ def _full() -> str:
     for spec in METHODS.values():
         if spec.extension:
             lines += _method_section(spec)
-    lines += [
-        "## Webhooks",
-        "",
-        '- Subscribe: POST /__webhooks/subscribe {"integration_id", "url"}, sent with that '
-        "integration's own Authorization: Bearer <api_key> and Partly-Integration-ID (else 401 "
-        "unauthorized; another integration's id in the body is 403 forbidden). The URL's host "
-        "must be localhost, 127.0.0.1 or [::1], in lower case, with no userinfo, fragment or "
-        'whitespace (else 400 {"ok": false, "reason": "url_not_loopback"}); missing_field / '
-        "bad_body otherwise.",
-        "- Every /__webhooks/* route refuses (403 proxied_request) a request carrying Forwarded, "
-        "X-Forwarded-* or X-Real-IP.",
-        "- Events: repairer.jobs.insert -> `repairer.jobs` (change_action inserted|updated) to "
-        "the repairer's integrations; repairer.procurements.insert -> `repairer.procurements` + "
-        "`supplier.procurements` (status order_requested); supplier.procurements.confirm -> the "
-        "same two with status order_confirmed (a repeat confirm changes nothing and fires nothing).",
-        '- Envelope: {"id": "<uuid, dedup on it>", "type", "timestamp": "<RFC 3339, when '
-        'sent>", "integration_id", "data": {ids..., "change_action" | "status"}}. '
-        "Identifiers only: re-fetch the record.",
-        "- Signature: header partly-hmac-sha256 = base64(HMAC-SHA256(webhook_secret, raw_body)). "
-        "Reject a timestamp older than 5 minutes. Secrets are pwh_ + 32 hex; POST "
-        '/__webhooks/secret {"integration_id"} returns one to a loopback caller holding that '
-        "integration's credentials.",
-        "- Delivery: at least once, after the call returned; failed deliveries are retried with "
-        "exponential backoff (8 attempts by default); GET /__webhooks/attempts lists every "
-        "attempt of the calling integration's events. Subscriptions and undelivered events are "
-        "persisted per tenant.",
-        "- Reference sink: POST /__webhooks/sink verifies and records; GET /__webhooks/sink lists "
-        "deliveries with verified true/false and the reason.",
-        "",
-    ]
+    lines += _WEBHOOKS
     return "\n".join(lines)
 
 

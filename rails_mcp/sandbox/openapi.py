@@ -48,7 +48,7 @@ _ERROR_TEXT = {
 }
 
 
-#: Python class name → the schema name the API reference (seeds/001) publishes. The classes
+#: Python class name → the schema name the vendor's API reference publishes. The classes
 #: keep their names (other code imports them); only the documents speak the published ones.
 PUBLISHED_NAMES: dict[str, str] = {
     "BuyerProcurementV1": "procurements.v1.buyer.Procurement",
@@ -173,7 +173,11 @@ def _error_responses(spec: MethodSpec) -> dict[str, Any]:
     responses["default"] = {
         "description": "Any other coded error of the sandbox's HTTP edge (bad_request, "
         "payload_too_large, unsupported_media_type, method_not_allowed, server_error), "
-        + ("as a bare JSON string (D24)." if spec.bare_string_errors else 'as {"type": "<code>"}.'),
+        + (
+            'as a bare JSON string such as "not_found".'
+            if spec.bare_string_errors
+            else 'as {"type": "<code>"}.'
+        ),
         "content": {
             "application/json": {
                 "schema": {"type": "string"}
@@ -206,7 +210,7 @@ def _operation(spec: MethodSpec, refs: Mapping[Any, Any]) -> dict[str, Any]:
         "x-scope": spec.scope,
     }
     if spec.bare_string_errors:
-        operation["x-error-body"] = 'bare JSON string (D24), not {"type": ...}'
+        operation["x-error-body"] = 'bare JSON string such as "not_found", not {"type": ...}'
     if spec.extension:
         operation["x-extension"] = True
         operation["description"] = EXTENSION_BANNER

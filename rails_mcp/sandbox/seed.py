@@ -1,8 +1,8 @@
-"""The seeded world as plain data: what every fresh tenant starts from (SPEC §1).
+"""The seeded world as plain data: what every fresh tenant starts from.
 
 Kept free of any state model so it reads like the specification it copies; ``world.py``
 turns it into a :class:`~rails_mcp.sandbox.world.World`. Values quoted by the seed
-documents are marked (doc); the rest is the SPEC's reconstruction.
+documents are marked (doc); the rest is reconstructed to fit them.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class SeedCredential:
     integration_id: UUID
     scope: Literal["repairer", "supplier"]
     organization_id: UUID
-    #: The integration's webhook signing secret (``pwh_`` + 32 hex), SPEC §2a.
+    #: The integration's webhook signing secret (``pwh_`` + 32 hex).
     webhook_secret: str
 
 

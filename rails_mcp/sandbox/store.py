@@ -1,6 +1,6 @@
 """SQLite persistence: one JSON world per tenant, every write one ``BEGIN IMMEDIATE``.
 
-Why one document per tenant: the rules in ``world.py`` stay pure, and a write (a placement
+Why one document per tenant: the rules (``rules.py``) stay pure, and a write (a placement
 flipping parts, a confirmation creating its invoice) is atomic by construction, because it
 loads, changes and saves the whole world inside a single write transaction. SQLite's write
 lock serialises writers across threads and processes alike, so two simultaneous confirms

@@ -15,8 +15,8 @@ from uuid import UUID
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from rails_mcp.sandbox.prepare import upload_signature
 from rails_mcp.sandbox.store import Store
-from rails_mcp.sandbox.world import upload_signature
 
 __all__ = ["MAX_UPLOAD_BYTES", "UploadRoutes"]
 

@@ -33,7 +33,8 @@ class MethodSpec:
     retry_safe: bool
     #: Proposed extension beyond 2026-01: not in the public contract, ``x_extension`` set.
     extension: bool = False
-    #: Error bodies are bare JSON strings (``"not_found"``), not ``{"type": ...}`` (D24).
+    #: Error bodies are bare JSON strings (``"not_found"``), not ``{"type": ...}``: the
+    #: vendor's decision D24.
     bare_string_errors: bool = False
 
 

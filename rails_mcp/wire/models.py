@@ -105,7 +105,8 @@ EXTENSION_BANNER = (
     "order_confirmed; this completes the buyer loop.)"
 )
 
-#: A bare decimal string such as ``"631.00"``; never a float, never with a currency (D52).
+#: A bare decimal string such as ``"631.00"``; never a float, never with a currency (the
+#: vendor's decision D52).
 Money = Annotated[str, StringConstraints(pattern=r"^-?\d{1,12}\.\d{2}$")]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -204,7 +205,7 @@ class SiteJobNumberV1(WireRequest):
 
 
 class SiteJobNumberIdentity(WireRequest):
-    """``repairer.jobs.get`` "by siteID and job number" (seeds/001).
+    """``repairer.jobs.get`` "by siteID and job number" (the vendor's API reference).
 
     The documents name the lookup but publish no shape for it, so this tagged variant is
     the sandbox's own: ``{"site_job_number": {"repairer_site_id": "<uuid>", "job_number":
@@ -269,7 +270,7 @@ class ConditionV1(ClosedObject):
 
 
 class OfferV1(WireResponse):
-    """A priced offer in the basket. No currency here, by contract (D52)."""
+    """A priced offer in the basket. No currency here: the basket carries none, by contract."""
 
     name: str
     sellable_id: UUID

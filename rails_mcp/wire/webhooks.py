@@ -1,4 +1,4 @@
-"""Webhook signatures and the event envelope (SPEC §2a): one implementation for every side.
+"""Webhook signatures and the event envelope: one implementation for every side.
 
 The sandbox signs its deliveries and its reference sink verifies them with these functions,
 and :mod:`rails_mcp.webhooks` re-exports them for anyone writing a receiver, so a signature

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rails_mcp.sandbox import create_app
-from rails_mcp.sandbox.world import RULES, Rule
+from rails_mcp.sandbox.rules import RULES, Rule
 from rails_mcp.wire.errors import HTTP_STATUS_BY_CODE
 from rails_mcp.wire.methods import METHODS
 from tests.support.sandbox_support import API, INSTALL, JOB, QUICKSTART_SELECTIONS, REPAIRER, SUPPLIER, call

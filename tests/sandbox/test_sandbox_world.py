@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rails_mcp.sandbox import seed
-from rails_mcp.sandbox.world import RULES, World, part_kind, seed_world
+from rails_mcp.sandbox.jobs import part_kind
+from rails_mcp.sandbox.rules import RULES
+from rails_mcp.sandbox.world import World, seed_world
 from rails_mcp.wire.methods import METHODS
 
 

@@ -388,7 +388,8 @@ async def test_recommend_basket_groups_offers_by_supplier_and_marks_only_s1_conf
     # Offers 03, 05 and 09 are with suppliers that cannot confirm: their parts are named.
     assert sorted(out["estimated_parts_not_confirmable"]) == sorted(part(n) for n in (2, 3, 5))
     assert out["unpriced_parts"] == []
-    assert "D52" in out["currency_note"]
+    assert "carries no currency" in out["currency_note"]
+    assert "D52" not in out["currency_note"]
     assert out["next_tool"] == "place_procurement"
 
 
