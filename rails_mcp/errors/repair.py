@@ -28,6 +28,7 @@ from rails_mcp.errors.inputs import (
 )
 from rails_mcp.errors.model import Suggestion, ToolError
 from rails_mcp.errors.reshape import deep_repair
+from rails_mcp.wire.untrusted import quote, safe_json, word
 
 __all__ = [
     "IDENTIFIER_SHAPE",
@@ -48,7 +49,7 @@ def _repair_value(rules: Repairs, name: str, value: Any, problems: list[Problem]
             Problem(
                 name,
                 f"`{name}` is the bare id, not the wire's identity wrapper.",
-                f'Send the UUID itself: "{name}": {json.dumps(inner)}.',
+                f'Send the UUID itself: "{name}": {safe_json(json.dumps(inner))}.',
                 did_you_mean=inner,
             )
         )
@@ -58,7 +59,7 @@ def _repair_value(rules: Repairs, name: str, value: Any, problems: list[Problem]
         problems.append(
             Problem(
                 name,
-                f"`{name}` must be a JSON boolean, got the string {value!r}.",
+                f"`{name}` must be a JSON boolean, got the string {quote(value, 40)}.",
                 f'Send "{name}": {json.dumps(flag)} (no quotes).',
                 did_you_mean=flag,
             )
@@ -137,8 +138,8 @@ def _renamed(
         problems.append(
             Problem(
                 key,
-                f"`{key}` is not an argument of this tool.",
-                f"Remove `{key}`; the arguments are: {', '.join(sorted(fields)) or 'none'}.",
+                f"`{word(key)}` is not an argument of this tool.",
+                f"Remove `{word(key)}`; the arguments are: {', '.join(sorted(fields)) or 'none'}.",
                 valid_values=sorted(fields),
             )
         )
