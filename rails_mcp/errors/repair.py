@@ -164,15 +164,21 @@ _SUGGESTION: TypeAdapter[str | bool | Suggestion] = TypeAdapter(str | bool | Sug
 
 
 def _suggestion(value: Any) -> Any:
-    """``did_you_mean`` only when it has the published shape (an echo can be anything)."""
+    """``did_you_mean`` only when it has the published shape (an echo can be anything) and no
+    value longer than any identity the wire takes: that is an echo, not a correction, and each
+    invisible character in it costs six in the result's escaped text."""
     try:
-        return _SUGGESTION.validate_python(value, strict=True) if value is not None else None
+        suggestion = _SUGGESTION.validate_python(value, strict=True) if value is not None else None
     except ValidationError:
         return None
+    values = suggestion.model_dump().values() if isinstance(suggestion, Suggestion) else [suggestion]
+    return None if any(isinstance(v, str) and len(v) > _MAX_SUGGESTION for v in values) else suggestion
 
 
 #: Messages echo what the agent sent; a 100k-character argument must not come back as megabytes.
 _MAX_MESSAGE, _MAX_FIX, _MAX_FIELD = 2000, 1000, 200
+#: The longest identity value the wire accepts (an external reference).
+_MAX_SUGGESTION = 200
 
 
 def _clip(text: str, limit: int) -> str:

@@ -14,11 +14,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote as url_quote
+from uuid import UUID
 
 import pytest
 from mcp_types import CallToolResult, EmbeddedResource, ResourceLink, TextContent, TextResourceContents
 
+from rails_mcp.errors import refusal_error
+from rails_mcp.guard import GuardRefusal, SelectionRequest, check_confirmable, plan_placement
+from rails_mcp.wire import models as m
 from tests.support.mcp_support import JOB, QUICKSTART, TOOL_NAMES, Session, mcp_session, pick, text_of
 
 pytestmark = pytest.mark.anyio
@@ -205,3 +210,48 @@ async def test_get_started_speaks_only_in_the_servers_words_and_embeds_the_live_
     for raw in NEVER_RAW:
         assert raw not in scenario.text
     assert EXTERNAL in strings(json.loads(scenario.text))
+
+
+# --- names only the wire writes (offers, suppliers, order references) -----------------------------
+
+SUPPLIER, OTHER, PART = UUID(int=1), UUID(int=2), UUID(int=3)
+
+
+def _offer(n: int, supplier: UUID) -> dict[str, Any]:
+    return {
+        "name": f"Offer {n}{PAYLOAD}",
+        "sellable_id": str(UUID(int=100 + n)),
+        "supplier_business_id": str(supplier),
+        "job_part_ids": [str(PART)],
+        "quantity": 1,
+        "trade_price": "10.00",
+        "condition": {"type": "new"},
+    }
+
+
+def test_a_guard_refusal_names_wire_offers_and_suppliers_only_as_quoted_data():
+    basket = m.BasketsLatestGetResponseV1.model_validate(
+        {
+            "offers": [_offer(1, OTHER), _offer(2, SUPPLIER)],
+            "suppliers": [{"business_id": str(s), "name": "S" + PAYLOAD} for s in (SUPPLIER, OTHER)],
+        }
+    )
+    parts = [m.PartV1(id=PART, description="D" + PAYLOAD, quantity=1, status=m.PartStatusV1.ESTIMATED)]
+    wanted = [SelectionRequest(sellable_id=UUID(int=101))]
+    with pytest.raises(GuardRefusal) as refused:
+        plan_placement(basket=basket, parts=parts, selections=wanted, confirmable=frozenset({SUPPLIER}))
+    error = refusal_error(refused.value, None)
+    assert "Offer 2" in error.fix  # the alternative is named...
+    assert_data_not_voice("guard refusal", f"{error.message} {error.fix}")  # ...as data
+
+
+def test_an_unconfirmable_order_names_its_reference_and_supplier_only_as_quoted_data():
+    procurement = m.BuyerProcurementV1.model_construct(
+        id=UUID(int=9),
+        reference="PR-1" + PAYLOAD,
+        supplier_business=m.SupplierBusinessV1.model_construct(id=OTHER, name="S" + PAYLOAD),
+    )
+    with pytest.raises(GuardRefusal) as refused:
+        check_confirmable(procurement, frozenset({SUPPLIER}))
+    error = refusal_error(refused.value, None)
+    assert_data_not_voice("unconfirmable order", f"{error.message} {error.fix}")
