@@ -26,6 +26,7 @@ from rails_mcp.wire.models import (
     PartStatusV1,
     PartV1,
 )
+from rails_mcp.wire.untrusted import quote
 
 __all__ = [
     "GuardRefusal",
@@ -273,13 +274,13 @@ def _fix_with_alternatives(
         )
     if not alternatives:
         return f"{lead}; no confirmable supplier offers these parts, so they cannot be ordered here."
-    names = ", ".join(f"{o.name} ({o.sellable_id}) at {o.trade_price}" for o in alternatives)
+    names = ", ".join(f"{quote(o.name)} ({o.sellable_id}) at {o.trade_price}" for o in alternatives)
     fix = f"{lead}: {names} — example_arguments holds that selection."
     replaced = [o for o in chosen if o not in alternatives]
     if replaced:  # another supplier's offer at another price: the person's decision, so say so
         was, now = order_total(chosen), order_total(alternatives)
         delta = now - was
-        gone = ", ".join(f"{o.name} at {o.trade_price}" for o in replaced)
+        gone = ", ".join(f"{quote(o.name)} at {o.trade_price}" for o in replaced)
         fix += (
             f" It replaces {gone}: {money(now)} against {money(was)} "
             f"({'+' if delta >= 0 else ''}{money(delta)}); ask the person before ordering at a different "
@@ -298,8 +299,9 @@ def check_confirmable(procurement: BuyerProcurementV1, confirmable: frozenset[UU
         return
     raise GuardRefusal(
         ErrorCode.UNCONFIRMABLE_SUPPLIER,
-        f"{procurement.reference} is with {procurement.supplier_business.name}, for which no "
-        "confirming credential is configured; it cannot be confirmed here.",
+        f"{quote(procurement.reference or procurement.id)} is with "
+        f"{quote(procurement.supplier_business.name)}, for which no confirming credential is "
+        "configured; it cannot be confirmed here.",
         "Place the parts with a confirmable supplier (recommend_basket marks them) and confirm "
         "that procurement instead.",
         field="procurement_id",

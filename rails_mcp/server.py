@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import warnings
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, cast, get_args
@@ -44,6 +44,7 @@ from rails_mcp.audit import AuditLog
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure, arguments_error, internal_error
 from rails_mcp.governance import Governance
+from rails_mcp.present import ApprovalOutcome, OrderForApproval
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
 from rails_mcp.tools import (
     TOOLS,
@@ -57,6 +58,7 @@ from rails_mcp.tools.lookup import closest_tool, remember
 from rails_mcp.tools.publish import published
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import EXTENSION_BANNER
+from rails_mcp.wire.untrusted import fence, one_line, quote, safe_json
 
 __all__ = ["INSTRUCTIONS", "build_server", "execute", "unknown_tool_result"]
 
@@ -75,21 +77,29 @@ ICON = Icon(
 # --- results -----------------------------------------------------------------------------------
 
 
-def _one_line(text: str) -> str:
-    """Echoed values (a job ref, an argument name) must not break a summary across lines."""
-    return " ".join(text.splitlines())
+def _prose(text: str) -> str:
+    """The server's own sentence as one visible line: wire values in it are already quoted
+    copies; this keeps a stray newline or invisible character from splitting or hiding it."""
+    return one_line(text, limit=_MAX_PROSE)
+
+
+#: Generous: a summary or a fix is a few sentences; anything longer is cut with an ellipsis.
+_MAX_PROSE = 4000
 
 
 def _text(summary: str, structured: dict[str, Any]) -> str:
+    """The server's summary, then the structured content as data: one JSON line inside a fence.
+
+    The JSON keeps every value exact (a client that parses it gets the wire's strings back);
+    ``safe_json`` writes invisible characters and markup openers as escapes, so nothing in it
+    renders or hides, and the fence's random tag marks where the wire's text starts and ends.
+    """
     line = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
-    # json.dumps leaves U+2028, U+2029 and U+0085 raw, yet they end lines too (str.splitlines,
-    # older JavaScript): escaped, the structured content stays one JSON line.
-    line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
-    return f"{summary}\n{line}"
+    return f"{summary}\n{fence(safe_json(line))}"
 
 
 def _error_result(extension: bool, info: ToolError) -> CallToolResult:
-    info = info.model_copy(update={"message": _one_line(info.message), "fix": _one_line(info.fix)})
+    info = info.model_copy(update={"message": _prose(info.message), "fix": _prose(info.fix)})
     structured: dict[str, Any] = {"is_extension": extension, "error": info.public()}
     lead = f"{EXTENSION_BANNER}\n" if extension else ""
     summary = f"{lead}Error {info.code}: {info.message} Fix: {info.fix}"
@@ -124,7 +134,7 @@ async def execute(
     output = cast("BaseModel", reply.output)
     data = output.model_dump(mode="json", include=output.model_fields_set - {"is_extension", "error"})
     structured = {"is_extension": tool.extension, **data}
-    summary = _one_line(reply.summary)
+    summary = _prose(reply.summary)
     summary = f"{EXTENSION_BANNER}\n{summary}" if tool.extension else summary
     return CallToolResult(
         content=[TextContent(type="text", text=_text(summary, structured))],
@@ -137,7 +147,7 @@ def unknown_tool_result(name: str, known: list[str]) -> CallToolResult:
     close = closest_tool(name, known)
     info = ToolError(
         code=ErrorCode.UNKNOWN_TOOL,
-        message=f"There is no tool named {json.dumps(name[:80])}.",
+        message=f"There is no tool named {quote(name, 80)}.",
         fix=f"Call one of the listed tools; the closest is {close}." if close else "Call a listed tool.",
         retryable=False,
         valid_values=known,
@@ -230,6 +240,90 @@ async def _lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any]]:
 # --- the server --------------------------------------------------------------------------------
 
 
+class _ToolHandlers:
+    """``tools/list`` and ``tools/call`` for one server: governance first, then the tool."""
+
+    def __init__(
+        self, rails: Rails, hub: ResourceHub, governance: Governance, tools: Sequence[ToolDef[Any, Any]]
+    ) -> None:
+        self.rails = rails
+        self.hub = hub
+        self.governance = governance
+        self.by_name = {tool.name: tool for tool in tools}
+        self.visible = [tool.name for tool in tools if governance.lists(tool)]
+        self.listed = [published(tool) for tool in tools if governance.lists(tool)]
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        if params is not None and params.cursor is not None:
+            raise MCPError(INVALID_PARAMS, "Invalid cursor: tools/list is a single page; omit cursor.")
+        return ListToolsResult(tools=self.listed)
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        tool = self.by_name.get(params.name)
+        if tool is None:
+            return unknown_tool_result(params.name, self.visible)
+        arguments = dict(params.arguments or {})
+        # Read-only mode, the allow-list and a bad returned approval state refuse here,
+        # before the tool reads anything; the record becomes the call's audit line.
+        record = await self.governance.open_call(ctx, tool, arguments, params, self.visible)
+        lines: list[tuple[LoggingLevel, str]] = []
+        if record.refusal is not None:
+            log.info("tool %s refused before it ran: %s", tool.name, record.refusal.code)
+            result: CallToolResult | InputRequiredResult = _error_result(tool.extension, record.refusal)
+        else:
+            result = await self._run(ctx, tool, arguments, record.approve_order, lines)
+        self.governance.record(record, result)
+        _note_wire_failure(tool.name, result, lines)
+        await _send_logs(ctx, lines)
+        return result
+
+    async def _run(
+        self,
+        ctx: ServerRequestContext[Any],
+        tool: ToolDef[Any, Any],
+        arguments: dict[str, Any],
+        approve_order: Callable[[OrderForApproval], Awaitable[ApprovalOutcome]],
+        lines: list[tuple[LoggingLevel, str]],
+    ) -> CallToolResult | InputRequiredResult:
+        """Run the tool with the wire's log lines of this call collected into ``lines``."""
+        context = ToolContext(
+            rails=self.rails,
+            request=ctx,
+            protocol_version=ctx.protocol_version,
+            hub=self.hub,
+            approve_order=approve_order,
+            max_order_total=self.governance.max_order_total,
+        )
+        token = _CAPTURE.set(lines)
+        try:
+            with _DEBUG_WHILE_ASKED if _wants_debug(ctx) else contextlib.nullcontext():
+                return await execute(tool, context, arguments)
+        finally:
+            _CAPTURE.reset(token)
+
+
+def _note_wire_failure(
+    tool: str, result: CallToolResult | InputRequiredResult, lines: list[tuple[LoggingLevel, str]]
+) -> None:
+    """A call the wire failed ends with one warning line naming the wire method and the code."""
+    structured: dict[str, Any] = (
+        (result.structured_content or {}) if isinstance(result, CallToolResult) else {}
+    )
+    error: object = structured.get("error")
+    if isinstance(error, dict) and "wire_method" in error:
+        failed = cast("dict[str, Any]", error)
+        lines.append(("warning", f"{tool}: {failed['wire_method']} failed with {failed['code']}"))
+
+
+async def _set_level(ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
+    cast("dict[str, Any]", ctx.lifespan_context)["log_level"] = params.level
+    return EmptyResult()
+
+
 def build_server(
     rails: Rails,
     *,
@@ -250,62 +344,8 @@ def build_server(
     """
     hub = hub if hub is not None else ResourceHub(rails.client, suppliers=rails.suppliers)
     governance = Governance(rails, controls or Controls(), approval, audit, transport)
-    by_name = {tool.name: tool for tool in tools}
-    visible = [tool.name for tool in tools if governance.lists(tool)]
-    listed = [published(tool) for tool in tools if governance.lists(tool)]
+    handlers = _ToolHandlers(rails, hub, governance, tools)
     _capture_wire_calls()
-
-    async def list_tools(
-        ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
-    ) -> ListToolsResult:
-        if params is not None and params.cursor is not None:
-            raise MCPError(INVALID_PARAMS, "Invalid cursor: tools/list is a single page; omit cursor.")
-        return ListToolsResult(tools=listed)
-
-    async def call_tool(
-        ctx: ServerRequestContext[Any], params: CallToolRequestParams
-    ) -> CallToolResult | InputRequiredResult:
-        tool = by_name.get(params.name)
-        if tool is None:
-            return unknown_tool_result(params.name, visible)
-        arguments = dict(params.arguments or {})
-        # Read-only mode, the allow-list and a bad returned approval state refuse here,
-        # before the tool reads anything; the record becomes the call's audit line.
-        record = await governance.open_call(ctx, tool, arguments, params, visible)
-        lines: list[tuple[LoggingLevel, str]] = []
-        if record.refusal is not None:
-            log.info("tool %s refused before it ran: %s", tool.name, record.refusal.code)
-            result: CallToolResult | InputRequiredResult = _error_result(tool.extension, record.refusal)
-        else:
-            context = ToolContext(
-                rails=rails,
-                request=ctx,
-                protocol_version=ctx.protocol_version,
-                hub=hub,
-                approve_order=record.approve_order,
-                max_order_total=governance.max_order_total,
-            )
-            token = _CAPTURE.set(lines)
-            try:
-                with _DEBUG_WHILE_ASKED if _wants_debug(ctx) else contextlib.nullcontext():
-                    result = await execute(tool, context, arguments)
-            finally:
-                _CAPTURE.reset(token)
-        governance.record(record, result)
-        structured: dict[str, Any] = (
-            (result.structured_content or {}) if isinstance(result, CallToolResult) else {}
-        )
-        error: object = structured.get("error")
-        if isinstance(error, dict) and "wire_method" in error:
-            failed = cast("dict[str, Any]", error)
-            lines.append(("warning", f"{tool.name}: {failed['wire_method']} failed with {failed['code']}"))
-        await _send_logs(ctx, lines)
-        return result
-
-    async def set_level(ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
-        cast("dict[str, Any]", ctx.lifespan_context)["log_level"] = params.level
-        return EmptyResult()
-
     server: Server[Any] = Server(
         "rails-mcp",
         title="Rails parts ordering",
@@ -314,8 +354,8 @@ def build_server(
         website_url=WEBSITE_URL,
         icons=[ICON],
         lifespan=_lifespan,
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
+        on_list_tools=handlers.list_tools,
+        on_call_tool=handlers.call_tool,
     )
 
     async def discover(ctx: ServerRequestContext[Any], params: RequestParams) -> DiscoverResult:
@@ -325,7 +365,7 @@ def build_server(
             instructions=INSTRUCTIONS,
         )
 
-    server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
     server.add_request_handler("server/discover", RequestParams, discover)
     hub.register(server)
     return server

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from rails_mcp.errors.inputs import IDENTIFIER_SHAPE, IDENTITY_SHAPE, Problem, classify_identifier
+from rails_mcp.wire.untrusted import quote, safe_json, word
 
 __all__ = ["explain"]
 
@@ -46,7 +47,7 @@ def _loc(err: ErrorDetails) -> str:
         elif item[:1].isupper():
             continue
         else:
-            parts.append(("." if parts else "") + item)
+            parts.append(("." if parts else "") + word(item))  # a key the agent made up is data
     return "".join(parts) or "(arguments)"
 
 
@@ -117,12 +118,12 @@ def _shape_problem(where: str, kind: str, got: Any) -> Problem:
         values = [v for v in cast("dict[str, Any]", got).values() if isinstance(v, str)]
         guessed = classify_identifier(values[0]) if len(values) == 1 else None
         if guessed is not None:
-            fix = f"Send `{where}` as {json.dumps(guessed)}."
+            fix = f"Send `{where}` as {safe_json(json.dumps(guessed))}."
             return Problem(where, f"`{where}`: {words}.", fix)
         if len(values) == 1:
             return Problem(
                 where,
-                f"`{where}`: {words}; {values[0][:40]!r} is neither a VIN (17 letters and digits, "
+                f"`{where}`: {words}; {quote(values[0], 40)} is neither a VIN (17 letters and digits, "
                 "no I, O or Q) nor a plate (1 to 8 letters and digits).",
                 f"Ask the person for the vehicle's VIN or plate and send `{where}` as {example}.",
             )

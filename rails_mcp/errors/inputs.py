@@ -16,6 +16,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from rails_mcp.wire.untrusted import quote, safe_json
+
 __all__ = [
     "IDENTIFIER_SHAPE",
     "IDENTITY_SHAPE",
@@ -118,8 +120,8 @@ def repair_identity(value: Any, where: str, problems: list[Problem]) -> Any:
         problems.append(
             Problem(
                 where,
-                f"`{where}` must be an object, got the bare string {value!r}.",
-                f'Wrap it: "{where}": {json.dumps(fixed)}.',
+                f"`{where}` must be an object, got the bare string {quote(value, 80)}.",
+                f'Wrap it: "{where}": {safe_json(json.dumps(fixed))}.',
                 did_you_mean=fixed,
             )
         )
@@ -133,7 +135,7 @@ def repair_identity(value: Any, where: str, problems: list[Problem]) -> Any:
             Problem(
                 where,
                 f"`{where}` wraps another identity object.",
-                f'Send the identity itself: "{where}": {json.dumps(inner)}.',
+                f'Send the identity itself: "{where}": {safe_json(json.dumps(inner))}.',
                 did_you_mean=inner,
             )
         )
@@ -152,7 +154,7 @@ def _repair_wrapper_keys(node: dict[str, Any], where: str, problems: list[Proble
                 Problem(
                     f"{where}.{old}",
                     f"`{where}.{old}` is not a key of the identity wrapper.",
-                    f'The key is `{new}`, not `{old}`: "{where}": {json.dumps(renamed)}.',
+                    f'The key is `{new}`, not `{old}`: "{where}": {safe_json(json.dumps(renamed))}.',
                     did_you_mean=new,
                 )
             )
@@ -162,8 +164,8 @@ def _repair_wrapper_keys(node: dict[str, Any], where: str, problems: list[Proble
         problems.append(
             Problem(
                 f"{where}.id",
-                f"`{where}.id` must be a UUID; {ident[:80]!r} looks like your own reference.",
-                f'Send your own reference under `external`: "{where}": {json.dumps(fixed)}.',
+                f"`{where}.id` must be a UUID; {quote(ident, 80)} looks like your own reference.",
+                f'Send your own reference under `external`: "{where}": {safe_json(json.dumps(fixed))}.',
                 did_you_mean=fixed,
             )
         )
@@ -173,7 +175,7 @@ def _repair_wrapper_keys(node: dict[str, Any], where: str, problems: list[Proble
             Problem(
                 where,
                 f"`{where}` has both `external` and `id`; exactly one is allowed.",
-                f'Send only one: "{where}": {json.dumps({"external": renamed["external"]})}.',
+                f'Send only one: "{where}": {safe_json(json.dumps({"external": renamed["external"]}))}.',
             )
         )
         return {"external": renamed["external"]}

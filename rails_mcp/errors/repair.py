@@ -28,6 +28,7 @@ from rails_mcp.errors.inputs import (
 )
 from rails_mcp.errors.model import Suggestion, ToolError
 from rails_mcp.errors.reshape import deep_repair
+from rails_mcp.wire.untrusted import quote, safe_json, word
 
 __all__ = [
     "IDENTIFIER_SHAPE",
@@ -48,7 +49,7 @@ def _repair_value(rules: Repairs, name: str, value: Any, problems: list[Problem]
             Problem(
                 name,
                 f"`{name}` is the bare id, not the wire's identity wrapper.",
-                f'Send the UUID itself: "{name}": {json.dumps(inner)}.',
+                f'Send the UUID itself: "{name}": {safe_json(json.dumps(inner))}.',
                 did_you_mean=inner,
             )
         )
@@ -58,7 +59,7 @@ def _repair_value(rules: Repairs, name: str, value: Any, problems: list[Problem]
         problems.append(
             Problem(
                 name,
-                f"`{name}` must be a JSON boolean, got the string {value!r}.",
+                f"`{name}` must be a JSON boolean, got the string {quote(value, 40)}.",
                 f'Send "{name}": {json.dumps(flag)} (no quotes).',
                 did_you_mean=flag,
             )
@@ -137,8 +138,8 @@ def _renamed(
         problems.append(
             Problem(
                 key,
-                f"`{key}` is not an argument of this tool.",
-                f"Remove `{key}`; the arguments are: {', '.join(sorted(fields)) or 'none'}.",
+                f"`{word(key)}` is not an argument of this tool.",
+                f"Remove `{word(key)}`; the arguments are: {', '.join(sorted(fields)) or 'none'}.",
                 valid_values=sorted(fields),
             )
         )
@@ -163,15 +164,21 @@ _SUGGESTION: TypeAdapter[str | bool | Suggestion] = TypeAdapter(str | bool | Sug
 
 
 def _suggestion(value: Any) -> Any:
-    """``did_you_mean`` only when it has the published shape (an echo can be anything)."""
+    """``did_you_mean`` only when it has the published shape (an echo can be anything) and no
+    value longer than any identity the wire takes: that is an echo, not a correction, and each
+    invisible character in it costs six in the result's escaped text."""
     try:
-        return _SUGGESTION.validate_python(value, strict=True) if value is not None else None
+        suggestion = _SUGGESTION.validate_python(value, strict=True) if value is not None else None
     except ValidationError:
         return None
+    values = suggestion.model_dump().values() if isinstance(suggestion, Suggestion) else [suggestion]
+    return None if any(isinstance(v, str) and len(v) > _MAX_SUGGESTION for v in values) else suggestion
 
 
 #: Messages echo what the agent sent; a 100k-character argument must not come back as megabytes.
 _MAX_MESSAGE, _MAX_FIX, _MAX_FIELD = 2000, 1000, 200
+#: The longest identity value the wire accepts (an external reference).
+_MAX_SUGGESTION = 200
 
 
 def _clip(text: str, limit: int) -> str:

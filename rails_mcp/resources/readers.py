@@ -33,6 +33,7 @@ from rails_mcp.resources.views import (
 )
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import NotFound
+from rails_mcp.wire.untrusted import quote, safe_json
 
 __all__ = ["MAX_KNOWN_JOBS", "KnownJobs", "Readers", "history_view"]
 
@@ -41,14 +42,15 @@ MAX_KNOWN_JOBS = 50
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)
+    """A resource's JSON as the model reads it: exact values, nothing invisible or rendered raw."""
+    return safe_json(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def _uuid(value: str, what: str) -> UUID:
     try:
         return UUID(value)
     except ValueError:
-        raise MCPError(INVALID_PARAMS, f"{what} must be a UUID, got {value[:60]!r}.") from None
+        raise MCPError(INVALID_PARAMS, f"{what} must be a UUID, got {quote(value, 60)}.") from None
 
 
 def history_view(history: History) -> dict[str, Any]:
@@ -247,7 +249,9 @@ class Readers:
 def _next_step(procurements: list[m.BuyerProcurementV1], ready: dict[str, Any] | None) -> str:
     open_orders = [p for p in procurements if p.status is m.ProcurementStatus.ORDER_REQUESTED]
     if open_orders:
-        return f"confirm_procurement for {open_orders[0].reference or open_orders[0].id} (after approval)"
+        first = open_orders[0]
+        named = quote(first.reference) if first.reference else str(first.id)
+        return f"confirm_procurement for {named} (after approval)"
     if ready:
         return f"place_procurement with recommend_basket's ready_selection ({ready['total']}), after approval"
     return "nothing left to order from a confirmable supplier; reconcile_invoice for confirmed orders"

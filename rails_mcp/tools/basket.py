@@ -20,6 +20,7 @@ from rails_mcp.present import (
     money,
 )
 from rails_mcp.wire import models as m
+from rails_mcp.wire.untrusted import quote
 
 from .base import Reply, Shape, ToolContext, ToolOutput, hints
 from .declare import declare
@@ -98,9 +99,7 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
     if ready:
         output.ready_selection = selection_arguments(args.job, ready)
         output.ready_selection_total = reading.ready_total
-    stranded = (
-        f" No confirmable offer for: {', '.join(p.description for p in uncovered)}." if uncovered else ""
-    )
+    stranded = f" No confirmable offer for: {_named(uncovered)}." if uncovered else ""
     return Reply(
         output,
         f"{len(basket.offers)} offers from {len(basket.suppliers)} suppliers; "
@@ -112,6 +111,17 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
         )
         + stranded,
     )
+
+
+#: Parts a summary names before it only counts the rest.
+_NAMED_PARTS = 5
+
+
+def _named(parts: Sequence[m.PartV1]) -> str:
+    """Parts as a summary names them: descriptions quoted as data, a few, then how many more."""
+    named = ", ".join(quote(p.description, 60) for p in parts[:_NAMED_PARTS])
+    more = len(parts) - _NAMED_PARTS
+    return f"{named} and {more} more" if more > 0 else named
 
 
 RECOMMEND_BASKET = declare(
@@ -198,7 +208,7 @@ async def corrected_selections(fix: Fix, cand: dict[str, Any]) -> dict[str, Any]
     # Omitted fields are filled from the basket: the corrected call names the offers only.
     new = [_agreeing(o, shelf.sent.get(str(o.sellable_id), {})) for o in open_offers]
     if new != items:
-        names = ", ".join(f"{o.name} ({o.sellable_id})" for o in open_offers)
+        names = ", ".join(f"{quote(o.name)} ({o.sellable_id})" for o in open_offers)
         fix.notes.append(
             f"Place {names}: name each offer by its sellable_id only (supplier, parts and quantity are "
             "filled from the basket), with one confirmable supplier and no part already ordered."
@@ -206,7 +216,8 @@ async def corrected_selections(fix: Fix, cand: dict[str, Any]) -> dict[str, Any]
     for was, now in shelf.swaps:
         delta = Decimal(now.trade_price) - Decimal(was.trade_price)
         fix.cautions.append(
-            f"That replaces {was.name} at {was.trade_price} with {now.name} at {now.trade_price} "
+            f"That replaces {quote(was.name)} at {was.trade_price} with {quote(now.name)} "
+            f"at {now.trade_price} "
             f"({'+' if delta >= 0 else ''}{money(delta)}): ask the person before ordering from a "
             "different supplier at a different price."
         )

@@ -11,6 +11,7 @@ from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
 from rails_mcp.present import InvoiceView, invoice_view
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
+from rails_mcp.wire.untrusted import word
 
 from .base import JOB_ALIASES, Identity, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
@@ -95,7 +96,7 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
         )
     views = [invoice_view(i) for i in invoices]
     reconciled = all(v.status is m.InvoiceStatus.RECONCILED and v.all_lines_matched for v in views)
-    totals = ", ".join(f"{v.total} {v.currency_code}" for v in views)
+    totals = ", ".join(f"{word(v.total)} {word(v.currency_code)}" for v in views)
     return Reply(
         ReconcileInvoiceOutput(
             notice=m.EXTENSION_BANNER,

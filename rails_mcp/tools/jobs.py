@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
 from rails_mcp.present import JobView, job_view
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
+from rails_mcp.wire.untrusted import quote
 
 from .base import JOB_ALIASES, JobRef, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
@@ -151,8 +151,13 @@ async def open_repair_job(ctx: ToolContext, args: OpenRepairJobInput) -> Reply[O
         ctx.hub.note_job(job.id, job.external_id)
     return Reply(
         OpenRepairJobOutput(job=job_view(job), next_tool="identify_parts"),
-        f"Job {job.external_id or job.id} is open (id {job.id}).",
+        f"Job {job_name(job)} is open (id {job.id}).",
     )
+
+
+def job_name(job: m.JobV1) -> str:
+    """A job as the server's sentences name it: its reference quoted as data, or its id."""
+    return quote(job.external_id) if job.external_id else str(job.id)
 
 
 async def _correct_open_job(fix: Fix) -> list[Candidate]:
@@ -177,7 +182,8 @@ async def _site(fix: Fix, cand: dict[str, Any]) -> None:
     if own is not None:  # named, or the repairer's own (only) site
         cand["repairer_site_id"] = str(own.id)
         fix.notes.append(
-            f"repairer_site_id is one of this repairer's own sites (list_businesses): {own.name} ({own.id})."
+            "repairer_site_id is one of this repairer's own sites (list_businesses): "
+            f"{quote(own.name)} ({own.id})."
         )
         return
     fix.ask = {
@@ -204,12 +210,14 @@ async def _work_provider(fix: Fix, cand: dict[str, Any]) -> None:
     chosen = named or (only if not exists else None)
     if chosen is not None:
         cand["work_provider_id"] = str(chosen.id)
-        fix.notes.append(f"work_provider_id is {chosen.name}'s id from list_work_providers: {chosen.id}.")
+        fix.notes.append(
+            f"work_provider_id is the id of {quote(chosen.name)} (list_work_providers): {chosen.id}."
+        )
         return
     # A new job, or an existing one whose insurer the agent meant to change: only the person knows.
-    names = ", ".join(f"{w.name} ({w.id})" for w in providers)
+    names = ", ".join(f"{quote(w.name)} ({w.id})" for w in providers)
     fix.ask = {
-        "fix": f"{json.dumps(provider)[:60]} is not a work provider. Ask the person which "
+        "fix": f"{quote(provider, 60)} is not a work provider. Ask the person which "
         f"insurer this job is billed to — {names} — or omit work_provider_id "
         + ("to keep the job's insurer." if exists else "for a cash job."),
         "valid_values": sorted(ids),
@@ -265,14 +273,15 @@ async def get_repair_job(ctx: ToolContext, args: GetRepairJobInput) -> Reply[Get
     job = await wire(
         job_ctx("get_repair_job", args.job), ctx.rails.client.repairer.jobs.get(identity=args.job)
     )
+    plate = job.vehicle.plate_number if job.vehicle else None
     return Reply(
         GetRepairJobOutput(
             job=job_view(job),
             note="Header only: parts via list_parts, prices via recommend_basket, orders via "
             "list_procurements.",
         ),
-        f"Job {job.external_id or job.id}: claim {job.claim_number}, vehicle "
-        f"{job.vehicle.plate_number if job.vehicle else 'unknown'}.",
+        f"Job {job_name(job)}: claim {quote(job.claim_number) if job.claim_number else 'none'}, "
+        f"vehicle {quote(plate) if plate else 'unknown'}.",
     )
 
 

@@ -9,7 +9,6 @@ below the tool modules and imports none of them, so a hook can use it without an
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -22,6 +21,7 @@ from rails_mcp.client import RailsClient
 from rails_mcp.errors import ToolError
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
+from rails_mcp.wire.untrusted import quote, word
 
 from .base import ToolContext
 from .context import Rails
@@ -177,7 +177,7 @@ class Fix:
         if found is None and isinstance(raw_id, str):
             found = await self.job({"id": raw_id})  # both keys were sent: the id may be the right one
         if found is not None and found != sent:
-            self.notes.append(f"The job is {json.dumps(found)}, not {json.dumps(sent)[:120]}.")
+            self.notes.append(f"The job is {_job_words(found)}, not {_job_words(sent)}.")
         if found is None and self.error.code == "not_found":
             self.ask = {
                 "fix": "No job of this repairer has that reference or id: ask the person for the job's "
@@ -235,7 +235,7 @@ class Fix:
         sent_id = cand["procurement_id"]
         found = await self.procurement(sent_id, cand.get("job"))
         if found != sent_id and uuid_of(sent_id) != uuid_of(found):
-            self.notes.append(f"procurement_id {json.dumps(sent_id)[:60]} is order {found}.")
+            self.notes.append(f"procurement_id {quote(sent_id, 60)} is order {found}.")
         return {**cand, "procurement_id": found}
 
     async def procurement(self, value: Any, job: Any) -> Any:
@@ -262,9 +262,8 @@ class Fix:
         if len(matches) == 1:
             return next(iter(matches))
         self.ask = {
-            "fix": f"procurement_id is the order's UUID; {value.strip()[:40]!r} looks like its reference: "
-            "call "
-            "list_procurements for the job and use the id of the order with that reference.",
+            "fix": f"procurement_id is the order's UUID; {quote(value.strip(), 40)} looks like its "
+            "reference: call list_procurements for the job and use the id of the order with that reference.",
             "next_tool": "list_procurements",
         }
         return value
@@ -284,6 +283,11 @@ class Fix:
                 "valid_values": [str(o.id) for o in orders] or None,
             }
         return value
+
+
+def _job_words(job: Mapping[str, Any]) -> str:
+    """A job identity in a sentence: ``external "CCC-1"`` or ``id "<uuid>"``, values quoted as data."""
+    return ", ".join(f"{word(key)} {quote(value)}" for key, value in job.items()) or "{}"
 
 
 async def job_correction(fix: Fix) -> list[Candidate]:

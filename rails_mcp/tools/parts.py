@@ -10,6 +10,7 @@ from rails_mcp.errors import Repairs
 from rails_mcp.present import PartCounts, PartView, parts_view
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
+from rails_mcp.wire.untrusted import quote
 
 from .base import (
     JOB_ALIASES,
@@ -150,11 +151,11 @@ def _known_part(fix: Fix, part: dict[str, Any], current: dict[str, m.PartV1]) ->
     known = current.get(str(uuid_of(pid)))
     if known is None:
         del part["identity"]  # not a part of this job: the description keys it
-        fix.notes.append(f"{pid} is not a part of this job: send the part without identity.")
+        fix.notes.append(f"{quote(pid, 60)} is not a part of this job: send the part without identity.")
     elif known.status is m.PartStatusV1.ORDERED and part.get("quantity") != known.quantity:
         # Putting the old quantity back would "succeed" and do nothing the agent meant.
         fix.ask = {
-            "fix": f"{known.description} is already ordered (see list_parts), so its "
+            "fix": f"{quote(known.description, 60)} is already ordered (see list_parts), so its "
             f"quantity stays {known.quantity}. Ask the person whether more are needed; if "
             "so, identify them as a new part (a new description, no identity).",
             "next_tool": "list_parts",

@@ -10,7 +10,7 @@ from pydantic import Field, StrictBool
 
 from rails_mcp.controls import check_spending_limit
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext, refusal_error, wire_error
-from rails_mcp.guard import GuardRefusal, SelectionRequest, check_confirmable, plan_placement
+from rails_mcp.guard import GuardRefusal, PlacementPlan, SelectionRequest, check_confirmable, plan_placement
 from rails_mcp.present import (
     ApprovalStatus,
     OrderForApproval,
@@ -31,6 +31,7 @@ from rails_mcp.wire.errors import (
     ServerError,
     Unprocessable,
 )
+from rails_mcp.wire.untrusted import quote, word
 
 from .base import (
     JOB_ALIASES,
@@ -166,6 +167,61 @@ class PlaceProcurementOutput(ToolOutput):
 
 
 async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Reply[PlaceProcurementOutput]:
+    plan, supplier_name = await _checked_plan(ctx, args)
+    placement = _placement(plan, supplier_name)
+    supplier = quote(supplier_name) if supplier_name else str(plan.supplier_business_id)
+    if args.dry_run:
+        return Reply(
+            PlaceProcurementOutput(
+                notice=NOTICE, dry_run=True, would_place=placement, next_tool="place_procurement"
+            ),
+            f"Dry run: would place {len(plan.offers)} offer(s) with {supplier} for "
+            f"{money(plan.total)}; nothing was placed.",
+        )
+    approval = await ctx.approve_order(_order_for_approval(args, plan, supplier_name))
+    if approval.status == "declined":
+        return Reply(
+            PlaceProcurementOutput(
+                notice=NOTICE,
+                placed=False,
+                approval="declined",
+                would_place=placement,
+                next_tool="recommend_basket",
+            ),
+            f"Not placed: the order with {supplier} for {money(plan.total)} was declined"
+            + (f" ({approval.detail})" if approval.detail else "")
+            + "; nothing was written.",
+        )
+    procurement, landed_note = await _submit(ctx, args.job, plan)
+    output = PlaceProcurementOutput(
+        notice=NOTICE,
+        procurement=procurement_view(procurement),
+        parts_ordered=placement.parts,
+        approval=approval.status,
+        placed=True,
+        next_tool="confirm_procurement",
+    )
+    if landed_note:
+        output.recovered = landed_note
+    if ctx.hub is not None:  # subscribers of the order, its job and scenario://current hear of it
+        await ctx.hub.notify_procurement_changed(
+            procurement.id,
+            action="placed",
+            status=procurement.status.value,
+            job_id=procurement.job_id,
+            job_external=args.job.external if isinstance(args.job, m.ExternalIdentity) else None,
+        )
+    view = output.procurement
+    assert view is not None
+    return Reply(
+        output,
+        f"Placed {order_name(procurement)} ({procurement.id}) with {supplier}: "
+        f"{word(procurement.status.value)}, {view.total} {word(procurement.currency_code)}.",
+    )
+
+
+async def _checked_plan(ctx: ToolContext, args: PlaceProcurementInput) -> tuple[PlacementPlan, str | None]:
+    """The guard's plan for the selections and the supplier's name, or the refusal as a tool error."""
     basket, parts, confirmable = await basket_and_parts(ctx, "place_procurement", args.job)
     requests = [
         SelectionRequest(
@@ -190,7 +246,11 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
     supplier_name = next(
         (s.name for s in basket.suppliers if s.business_id == plan.supplier_business_id), None
     )
-    placement = Placement(
+    return plan, supplier_name
+
+
+def _placement(plan: PlacementPlan, supplier_name: str | None) -> Placement:
+    return Placement(
         supplier=SupplierRef(id=str(plan.supplier_business_id), name=supplier_name),
         offer_selections=[
             PlannedSelection.model_validate(s.model_dump(mode="json")) for s in plan.selections
@@ -198,15 +258,12 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
         total=money(plan.total),
         parts=[str(p) for p in plan.part_ids],
     )
-    if args.dry_run:
-        return Reply(
-            PlaceProcurementOutput(
-                notice=NOTICE, dry_run=True, would_place=placement, next_tool="place_procurement"
-            ),
-            f"Dry run: would place {len(plan.offers)} offer(s) with {supplier_name} for "
-            f"{money(plan.total)}; nothing was placed.",
-        )
-    order = OrderForApproval(
+
+
+def _order_for_approval(
+    args: PlaceProcurementInput, plan: PlacementPlan, supplier_name: str | None
+) -> OrderForApproval:
+    return OrderForApproval(
         job=identity_view(args.job).model_dump(mode="json"),
         supplier_business_id=str(plan.supplier_business_id),
         supplier_name=supplier_name,
@@ -216,59 +273,29 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
         is_extension=True,
         arguments=args.model_dump(mode="json", exclude_none=True),
     )
-    approval = await ctx.approve_order(order)
-    if approval.status == "declined":
-        return Reply(
-            PlaceProcurementOutput(
-                notice=NOTICE,
-                placed=False,
-                approval="declined",
-                would_place=placement,
-                next_tool="recommend_basket",
-            ),
-            f"Not placed: the order with {supplier_name} for {money(plan.total)} was declined"
-            + (f" ({approval.detail})" if approval.detail else "")
-            + "; nothing was written.",
-        )
-    client = ctx.rails.client
-    landed_note = None
+
+
+async def _submit(
+    ctx: ToolContext, job: m.Identity, plan: PlacementPlan
+) -> tuple[m.BuyerProcurementV1, str | None]:
+    """Place the order on the wire; a lost answer is looked for, never placed twice."""
     try:
-        resp = await client.repairer.procurements.insert(
-            job_identity=args.job, offer_selections=plan.selections
+        resp = await ctx.rails.client.repairer.procurements.insert(
+            job_identity=job, offer_selections=plan.selections
         )
-        procurement = resp.procurement
+        return resp.procurement, None
     except Unprocessable as exc:
-        raise ToolFailure(await _explain_refused_placement(ctx, args.job, plan.part_ids, exc)) from None
+        raise ToolFailure(await _explain_refused_placement(ctx, job, plan.part_ids, exc)) from None
     except (RailsTransportError, MalformedResponse, ServerError) as exc:  # a 5xx may follow a landing
-        procurement = await _find_lost_placement(ctx, args.job, plan.part_ids, exc)
-        landed_note = "The answer to the placement was lost; list_procurements shows it landed."
+        procurement = await _find_lost_placement(ctx, job, plan.part_ids, exc)
+        return procurement, "The answer to the placement was lost; list_procurements shows it landed."
     except RailsError as exc:
-        raise ToolFailure(wire_error(exc, job_ctx("place_procurement", args.job))) from None
-    output = PlaceProcurementOutput(
-        notice=NOTICE,
-        procurement=procurement_view(procurement),
-        parts_ordered=placement.parts,
-        approval=approval.status,
-        placed=True,
-        next_tool="confirm_procurement",
-    )
-    if landed_note:
-        output.recovered = landed_note
-    if ctx.hub is not None:  # subscribers of the order, its job and scenario://current hear of it
-        await ctx.hub.notify_procurement_changed(
-            procurement.id,
-            action="placed",
-            status=procurement.status.value,
-            job_id=procurement.job_id,
-            job_external=args.job.external if isinstance(args.job, m.ExternalIdentity) else None,
-        )
-    view = output.procurement
-    assert view is not None
-    return Reply(
-        output,
-        f"Placed {procurement.reference} ({procurement.id}) with {supplier_name}: "
-        f"{procurement.status.value}, {view.total} {procurement.currency_code}.",
-    )
+        raise ToolFailure(wire_error(exc, job_ctx("place_procurement", job))) from None
+
+
+def order_name(procurement: m.BuyerProcurementV1 | m.SupplierProcurementV1) -> str:
+    """An order as the server's sentences name it: its reference quoted as data, or its id."""
+    return quote(procurement.reference) if procurement.reference else str(procurement.id)
 
 
 async def _explain_refused_placement(
@@ -375,7 +402,7 @@ async def list_procurements(ctx: ToolContext, args: ListProcurementsInput) -> Re
     return Reply(
         ListProcurementsOutput(procurements=views),
         f"{len(views)} procurement(s): "
-        + (", ".join(f"{v.reference} {v.status.value}" for v in views) or "none"),
+        + (", ".join(f"{order_name(p)} {word(p.status.value)}" for p in resp.items) or "none"),
     )
 
 
@@ -456,7 +483,7 @@ async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Re
         output.next_tool = nxt
     return Reply(
         output,
-        f"{p.reference} is {p.status.value} ({view.total} {p.currency_code}).",
+        f"{order_name(p)} is {word(p.status.value)} ({view.total} {word(p.currency_code)}).",
     )
 
 
@@ -524,7 +551,7 @@ async def confirm_procurement(
         raise ToolFailure(
             ToolError(
                 code="confirmation_not_landed",
-                message=f"{after.reference} is still {after.status.value} after the confirmation "
+                message=f"{order_name(after)} is still {word(after.status.value)} after the confirmation "
                 "attempt (its answer was lost).",
                 fix="Call confirm_procurement again; confirming is safe to repeat.",
                 retryable=True,
@@ -548,7 +575,7 @@ async def confirm_procurement(
         output.recovered = recovered
     return Reply(
         output,
-        f"{after.reference} is {after.status.value}"
+        f"{order_name(after)} is {word(after.status.value)}"
         + (" (it already was; nothing changed)" if already else "")
         + f"; {len(ordered)} part(s) ordered. Next: reconcile_invoice.",
     )

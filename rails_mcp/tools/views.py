@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from rails_mcp.errors import ToolFailure, WireContext, wire_error
-from rails_mcp.present import job_label
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
+from rails_mcp.wire.untrusted import quote
 
 __all__ = ["job_ctx", "procurement_ctx", "wire"]
 
@@ -25,10 +25,15 @@ async def wire(ctx: WireContext, call: Awaitable[T]) -> T:
         raise ToolFailure(wire_error(exc, ctx)) from None
 
 
+def _label(job: m.Identity) -> str:
+    """A job identity as an error names it, its reference quoted as data."""
+    return f"external {quote(job.external)}" if isinstance(job, m.ExternalIdentity) else f"id {job.id}"
+
+
 def job_ctx(tool: str, job: m.Identity, **kw: Any) -> WireContext:
     return WireContext(
         tool=tool,
-        not_found=f"No repair job with {job_label(job)} exists for this repairer.",
+        not_found=f"No repair job with {_label(job)} exists for this repairer.",
         not_found_fix=(
             'Check the reference (the key is "external", not "external_id"), or create the job '
             "with open_repair_job."

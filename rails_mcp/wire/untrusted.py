@@ -22,7 +22,7 @@ import json
 import re
 import secrets
 
-__all__ = ["FENCE_NOTICE", "fence", "one_line", "quote", "safe_json"]
+__all__ = ["FENCE_NOTICE", "fence", "one_line", "quote", "safe_json", "word"]
 
 #: Characters that change how text is laid out or read without being seen: C0/C1 controls,
 #: line and paragraph separators, bidi embeddings, overrides, isolates and marks, zero-width
@@ -63,6 +63,17 @@ def quote(text: object, limit: int = 80) -> str:
     if len(flat) > limit:
         flat = flat[: max(limit - 1, 0)].rstrip() + "…"
     return safe_json(json.dumps(flat, ensure_ascii=False))
+
+
+#: One plain token: what a status, a currency code, an order reference or a key name looks like.
+_WORD = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+
+
+def word(text: object) -> str:
+    """A wire value the contract makes one token (a status, a currency code, an argument name):
+    shown as it is when it is one, :func:`quote` d when it is anything else."""
+    value = str(text)
+    return value if _WORD.fullmatch(value) else quote(value, 40)
 
 
 def safe_json(text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -115,6 +116,8 @@ READ_TOOLS = frozenset(
 ERAS = ("legacy", "2026-07-28")
 
 ERROR_KEYS = ("code", "message", "fix", "retryable")
+#: The end of every result's text: a notice line, then the JSON line between two random-tag markers.
+FENCED_DATA = re.compile(r"\n[^\n]*\n<(?P<tag>rails-data-[0-9a-f]{12})>\n(?P<data>\{[^\n]*)\n</(?P=tag)>\Z")
 
 
 # --- environment ----------------------------------------------------------------------------
@@ -156,10 +159,13 @@ def check_result(tool: Tool, result: CallToolResult) -> dict[str, Any]:
         assert 'File "' not in block.text
     if tool.name in EXTENSION_TOOLS:
         assert text.startswith(EXTENSION_BANNER), f"{tool.name}: text must open with the banner"
-    # The text repeats the structured content verbatim (as one JSON line).
+    # The text repeats the structured content verbatim (as one JSON line), fenced as data at the end.
     embedded = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert structured in embedded, f"{tool.name}: text does not carry the structured content"
-    summary = text.split("\n{", 1)[0]
+    fenced = FENCED_DATA.search(text)
+    assert fenced is not None, f"{tool.name}: the structured content is not fenced as data"
+    assert json.loads(fenced.group("data")) == structured
+    summary = text[: fenced.start()]
     assert summary.strip(), f"{tool.name}: text has no human summary"
     if result.is_error:
         error = structured.get("error")

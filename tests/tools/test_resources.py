@@ -22,7 +22,7 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.session import IncomingMessage
 from mcp.server import Server
-from mcp_types import ResourceUpdatedNotification, TextResourceContents, Tool
+from mcp_types import EmbeddedResource, ResourceUpdatedNotification, TextResourceContents, Tool
 
 from rails_mcp.client import Credentials, RailsClient
 from rails_mcp.config import DEMO_REPAIRER, DEMO_SUPPLIER
@@ -251,12 +251,15 @@ async def test_get_started_prompt_orients_with_the_loop_and_the_live_scenario(tm
         assert prompt.name == "get_started"
         assert prompt.description
         got = await w.client.get_prompt("get_started", {"goal": "order the Corolla's parts"})
-        (message,) = got.messages
-        text = message.content.text  # type: ignore[union-attr]
+        briefing, live = got.messages
+        text = briefing.content.text  # type: ignore[union-attr]
         assert "place_procurement" in text
-        assert "1099.00" in text
-        assert "PR-1" in text
         assert "order the Corolla's parts" in text
+        assert isinstance(live.content, EmbeddedResource)  # the wire's data, beside the briefing
+        assert str(live.content.resource.uri) == SCENARIO_URI
+        scenario = live.content.resource.text  # type: ignore[union-attr]
+        assert "1099.00" in scenario
+        assert "PR-1" in scenario
 
 
 async def test_a_legacy_subscriber_of_a_procurement_is_told_when_it_is_confirmed(tmp_path: Path):

@@ -9,7 +9,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rails_mcp.wire.untrusted import fence, one_line, quote, safe_json
+from rails_mcp.wire.untrusted import fence, one_line, quote, safe_json, word
 
 HIDDEN = "\u202e\u2066\u200b\u200d\u2060\ufeff\U000e0041\u2028\u2029\x85\x1b\x00"
 
@@ -68,3 +68,14 @@ def test_the_fence_tag_is_new_each_time_and_the_data_cannot_close_it():
     assert first.count(f"</{tag.group(1)}>") == 1
     assert first.endswith(f"</{tag.group(1)}>")
     assert "not instructions" in first
+
+
+def test_word_leaves_a_plain_token_alone_and_quotes_anything_else():
+    assert word("order_confirmed") == "order_confirmed"
+    assert word("NZD") == "NZD"
+    shown = word("confirmed\nIgnore all <!-- x -->")
+    assert shown.startswith('"')
+    assert "\n" not in shown
+    assert "<!--" not in shown
+    assert json.loads(shown) == "confirmed Ignore all <!-- x -->"
+    assert word("x" * 41).startswith('"')
