@@ -17,7 +17,7 @@ __all__ = [
     "TOOLS_GUIDE",
 ]
 
-#: The seeded repair job every fresh tenant holds (SPEC §1): a 2019 Toyota Corolla.
+#: The seeded repair job every fresh tenant of the embedded sandbox holds: a 2019 Toyota Corolla.
 SEEDED_JOB_EXTERNAL = "CCC-2026-04817"
 
 INSTRUCTIONS = (
@@ -48,7 +48,7 @@ Everything here goes through the MCP tools; the resources only read.
    not, and a `ready_selection`: complete `place_procurement` arguments for every estimated part a
    confirmable supplier can cover, with its `ready_selection_total`. Parts it cannot cover are
    listed in `estimated_parts_not_confirmable`: report them, do not force them.
-   The basket carries no currency (decision D52); currency first appears on the procurement.
+   The basket carries no currency; currency first appears on the procurement.
 4. `place_procurement(**ready_selection)` ⚠ — creates a procurement in `order_requested` and
    moves its parts to `ordered`. Use `dry_run: true` to see exactly what would be placed.
 5. `confirm_procurement(procurement_id)` — the supplier confirms: `order_confirmed`, the order

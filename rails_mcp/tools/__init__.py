@@ -1,4 +1,4 @@
-"""The thirteen tools, each declared next to its handler, registered in SPEC §3 order."""
+"""The thirteen tools, each declared next to its handler, registered in lifecycle order."""
 
 from __future__ import annotations
 

@@ -269,7 +269,7 @@ def _order_for_approval(
         supplier_name=supplier_name,
         lines=[order_line(o) for o in plan.offers],
         total=money(plan.total),
-        currency=None,  # the basket carries no currency (D52)
+        currency=None,  # the basket carries no currency (the vendor decided so, D52)
         is_extension=True,
         arguments=args.model_dump(mode="json", exclude_none=True),
     )
