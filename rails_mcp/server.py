@@ -18,10 +18,9 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, cast, get_args
 
-from mcp import MCPDeprecationWarning, MCPError
+from mcp import MCPDeprecationWarning
 from mcp.server import Server, ServerRequestContext
 from mcp_types import (
-    INVALID_PARAMS,
     CallToolRequestParams,
     CallToolResult,
     DiscoverResult,
@@ -44,6 +43,7 @@ from rails_mcp.audit import AuditLog
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure, arguments_error, internal_error
 from rails_mcp.governance import Governance
+from rails_mcp.paging import single_page
 from rails_mcp.present import ApprovalOutcome, OrderForApproval
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
 from rails_mcp.tools import (
@@ -256,8 +256,7 @@ class _ToolHandlers:
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        if params is not None and params.cursor is not None:
-            raise MCPError(INVALID_PARAMS, "Invalid cursor: tools/list is a single page; omit cursor.")
+        single_page("tools/list", params)
         return ListToolsResult(tools=self.listed)
 
     async def call_tool(

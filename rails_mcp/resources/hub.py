@@ -47,6 +47,7 @@ from mcp_types import (
 )
 
 from rails_mcp.client import RailsClient
+from rails_mcp.paging import single_page
 from rails_mcp.resources import catalogue
 from rails_mcp.resources.catalogue import SCENARIO_URI
 from rails_mcp.resources.events import EventLog, History, ProcurementEvent, now_rfc3339
@@ -267,11 +268,13 @@ class ResourceHub:
         async def list_resources(
             ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
         ) -> ListResourcesResult:
+            single_page("resources/list", params)
             return ListResourcesResult(resources=self.resources, ttl_ms=LIST_TTL_MS, cache_scope="public")
 
         async def list_templates(
             ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
         ) -> ListResourceTemplatesResult:
+            single_page("resources/templates/list", params)
             return ListResourceTemplatesResult(
                 resource_templates=self.resource_templates, ttl_ms=LIST_TTL_MS, cache_scope="public"
             )
@@ -284,6 +287,7 @@ class ResourceHub:
         async def list_prompts(
             ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
         ) -> ListPromptsResult:
+            single_page("prompts/list", params)
             return ListPromptsResult(prompts=self.prompts, ttl_ms=LIST_TTL_MS, cache_scope="public")
 
         async def get_prompt(

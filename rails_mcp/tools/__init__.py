@@ -20,8 +20,9 @@ from .basket import RECOMMEND_BASKET
 from .context import Rails
 from .invoices import RECONCILE_INVOICE
 from .jobs import GET_REPAIR_JOB, OPEN_REPAIR_JOB
+from .orders import LIST_PROCUREMENTS, TRACK_PROCUREMENT
 from .parts import IDENTIFY_PARTS, LIST_PARTS
-from .procurements import CONFIRM_PROCUREMENT, LIST_PROCUREMENTS, PLACE_PROCUREMENT, TRACK_PROCUREMENT
+from .procurements import CONFIRM_PROCUREMENT, PLACE_PROCUREMENT
 from .vehicles import LIST_BUSINESSES, LIST_WORK_PROVIDERS, PREPARE_VEHICLE
 
 __all__ = [

@@ -150,7 +150,7 @@ Identity = Annotated[
     Annotated[ExternalIdentity, Tag("ExternalIdentity")] | Annotated[IdIdentity, Tag("IdIdentity")],
     Discriminator(_identity_tag, custom_error_type=IDENTITY_SHAPE, custom_error_message="identity shape"),
 ]
-JobRef = Annotated[Identity, Field(description="Exactly one key: external (your ref) or id (uuid).")]
+JobRef = Annotated[Identity, Field(description="external (your ref) or id.")]
 VehicleIdentifierRef = Annotated[
     Annotated[VinIdentifier, Tag("VinIdentifier")] | Annotated[VrmIdentifier, Tag("VrmIdentifier")],
     Discriminator(

@@ -24,7 +24,7 @@ from rails_mcp.wire.untrusted import quote
 
 from .base import Reply, Shape, ToolContext, ToolOutput, hints
 from .declare import declare
-from .jobs import JOB_HELP, JobInput
+from .jobs import JobInput
 from .lookup import Fix, by_name, job_correction, list_and_job, uuid_of
 from .views import job_ctx, wire
 
@@ -129,7 +129,7 @@ RECOMMEND_BASKET = declare(
     hints(read_only=True, idempotent=True),
     "Read the job's latest priced basket, grouped by supplier. Only a supplier marked "
     "confirmable can confirm an order placed here; ready_selection is a complete argument "
-    "object for place_procurement using such a supplier. " + JOB_HELP,
+    "object for place_procurement using such a supplier.",
     correct=job_correction,
 )
 

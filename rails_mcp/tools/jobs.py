@@ -20,7 +20,7 @@ from .views import job_ctx, wire
 
 __all__ = ["GET_REPAIR_JOB", "JOB_HELP", "JOB_REPAIRS", "OPEN_REPAIR_JOB", "JobInput"]
 
-JOB_HELP = 'job is {"external": "<your ref>"} or {"id": "<uuid>"} (key "external", not "external_id").'
+JOB_HELP = 'job: {"external": "<your ref>"} or {"id": "<uuid>"} (never "external_id").'
 #: The repairs of every tool whose only argument is ``job``.
 JOB_REPAIRS = Repairs(aliases=JOB_ALIASES, identities=frozenset({"job"}))
 
@@ -244,7 +244,7 @@ OPEN_REPAIR_JOB = declare(
     hints(read_only=False, idempotent=True),
     "Create or update a repair job (upsert keyed by job). "
     + JOB_HELP
-    + " Fields you omit stay unchanged; repairer_site_id defaults to the only site. Next: identify_parts.",
+    + " Fields you omit stay unchanged. Next: identify_parts.",
     correct=_correct_open_job,
     probe=_open_job_accepted,
 )
@@ -288,8 +288,7 @@ async def get_repair_job(ctx: ToolContext, args: GetRepairJobInput) -> Reply[Get
 GET_REPAIR_JOB = declare(
     get_repair_job,
     hints(read_only=True, idempotent=True),
-    "Read a job's header (vehicle, site, insurer, claim). "
-    + JOB_HELP
-    + " Parts, prices and orders are separate: list_parts, recommend_basket, list_procurements.",
+    "Read a job's header (vehicle, site, insurer, claim); its parts, prices and orders: "
+    "list_parts, recommend_basket, list_procurements.",
     correct=job_correction,
 )

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import Field, StrictInt, StringConstraints
 
 from rails_mcp.errors import Repairs
-from rails_mcp.present import PartCounts, PartView, parts_view
+from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
+from rails_mcp.present import PartCounts, PartView, part_view, parts_view
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 from rails_mcp.wire.untrusted import quote
@@ -23,7 +24,7 @@ from .base import (
     hints,
 )
 from .declare import declare
-from .jobs import JOB_HELP, JobInput
+from .jobs import JobInput
 from .lookup import Candidate, Fix, job_correction, list_and_job, uuid_of
 from .views import job_ctx, wire
 
@@ -63,7 +64,7 @@ class PartInput(ToolInput):
     ] = None
     identity: Annotated[
         Identity | None,
-        Field(description="Optional part key; without it the description is the key."),
+        Field(description="Optional; else the description is the key."),
     ] = None
 
 
@@ -184,7 +185,7 @@ IDENTIFY_PARTS = declare(
     hints(read_only=False, idempotent=True),
     "Add or update parts on a job (upsert: a part is keyed by its identity, else its "
     "description; nothing is deleted, ordered parts stay ordered). Returns all the job's parts "
-    "with status estimated|ordered. " + JOB_HELP,
+    "with status estimated|ordered.",
     correct=_correct_parts,
     probe=_parts_accepted,
 )
@@ -193,24 +194,39 @@ IDENTIFY_PARTS = declare(
 # --- list_parts -----------------------------------------------------------------------------------
 
 
-ListPartsInput = JobInput
+class ListPartsInput(PageInput, JobInput):
+    repairs = Repairs(
+        aliases={**JOB_ALIASES, **PAGE_ALIASES, "part_status": "status", "state": "status"},
+        identities=frozenset({"job"}),
+    )
+
+    status: Annotated[Literal["estimated", "ordered"] | None, Field(description="Only this status.")] = None
 
 
-async def list_parts(ctx: ToolContext, args: ListPartsInput) -> Reply[PartsOutput]:
+class ListPartsOutput(PartsOutput, NextCursor):
+    pass
+
+
+async def list_parts(ctx: ToolContext, args: ListPartsInput) -> Reply[ListPartsOutput]:
+    window = Window.of("list_parts", args, cursor_key(ctx.rails.client))
     resp = await wire(
         job_ctx("list_parts", args.job), ctx.rails.client.repairer.jobs.parts.list(job_identity=args.job)
     )
-    views, counts = parts_view(resp.items)
+    chosen = [p for p in resp.items if args.status is None or p.status.value == args.status]
+    page, next_cursor = window.cut(chosen)
+    _, counts = parts_view(resp.items)
+    output = ListPartsOutput(parts=[part_view(p) for p in page], counts=counts).carry(next_cursor)
+    noun = f"{args.status} part(s)" if args.status else "part(s)"
     return Reply(
-        PartsOutput(parts=views, counts=counts),
-        f"{len(views)} part(s): {counts.estimated} estimated, {counts.ordered} ordered.",
+        output,
+        f"{window.summary(len(page), len(chosen), noun)}; the job has {counts.estimated} estimated, "
+        f"{counts.ordered} ordered.",
     )
 
 
 LIST_PARTS = declare(
     list_parts,
     hints(read_only=True, idempotent=True),
-    "List a job's parts and their status (estimated = not yet ordered, ordered = on a "
-    "procurement). " + JOB_HELP,
+    "List a job's parts; status estimated = not yet ordered, ordered = on a procurement.",
     correct=job_correction,
 )

@@ -1,4 +1,4 @@
-"""Procurements (orders): place one (guarded, extension), list, track and confirm them."""
+"""Procurements (orders): place one (guarded, extension) and confirm it (reading them: orders)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from rails_mcp.present import (
     part_view,
     procurement_view,
 )
-from rails_mcp.resources import History, ProcurementEvent
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import (
     MalformedResponse,
@@ -45,12 +44,11 @@ from .base import (
 )
 from .basket import basket_and_parts, corrected_selections, selection_arguments
 from .declare import declare
-from .jobs import JOB_HELP, JobInput
-from .lookup import Candidate, Fix, job_correction, procurement_correction
+from .lookup import Candidate, Fix, procurement_correction
 from .parts import Quantity
 from .views import job_ctx, procurement_ctx, wire
 
-__all__ = ["CONFIRM_PROCUREMENT", "LIST_PROCUREMENTS", "PLACE_PROCUREMENT", "TRACK_PROCUREMENT"]
+__all__ = ["CONFIRM_PROCUREMENT", "PLACE_PROCUREMENT", "PROCUREMENT_ALIASES", "ProcurementId", "order_name"]
 
 NOTICE = m.EXTENSION_BANNER
 PROCUREMENT_ALIASES = {
@@ -63,7 +61,7 @@ PROCUREMENT_ALIASES = {
     "procurement_ref": "procurement_id",
 }
 PROCUREMENT_REPAIRS = Repairs(aliases=PROCUREMENT_ALIASES, ids=frozenset({"procurement_id"}))
-ProcurementId = Annotated[UUID, Field(description="A procurement id from list_procurements.")]
+ProcurementId = Annotated[UUID, Field(description="From list_procurements.")]
 
 
 # --- place_procurement ----------------------------------------------------------------------------
@@ -92,12 +90,12 @@ class OfferSelectionInput(ToolInput):
         }
     )
 
-    sellable_id: Annotated[UUID, Field(description="The offer's sellable_id from recommend_basket.")]
-    supplier_business_id: Annotated[UUID | None, Field(description="Checked against the basket.")] = None
+    sellable_id: Annotated[UUID, Field(description="From recommend_basket.")]
+    supplier_business_id: Annotated[UUID | None, Field(description="Optional check.")] = None
     job_part_ids: Annotated[
-        list[UUID] | None, Field(min_length=1, max_length=100, description="Checked against the basket.")
+        list[UUID] | None, Field(min_length=1, max_length=100, description="Optional check.")
     ] = None
-    quantity: Annotated[Quantity | None, Field(description="Checked against the basket.")] = None
+    quantity: Annotated[Quantity | None, Field(description="Optional check.")] = None
 
 
 class PlaceProcurementInput(ToolInput):
@@ -127,7 +125,7 @@ class PlaceProcurementInput(ToolInput):
         Field(
             min_length=1,
             max_length=100,
-            description="Basket offers by sellable_id; omitted fields are filled from the basket.",
+            description="Basket offers; omitted fields are filled from the basket.",
         ),
     ]
     dry_run: Annotated[StrictBool, Field(description="Check and total only; place nothing.")] = False
@@ -369,140 +367,14 @@ async def _placement_accepted(ctx: ToolContext, args: PlaceProcurementInput) -> 
 PLACE_PROCUREMENT = declare(
     place_procurement,
     hints(read_only=False, idempotent=False),
-    "(Proposed extension beyond 2026-01.) Order basket offers: creates a procurement in "
-    "order_requested and marks its parts ordered. All offers must come from ONE confirmable "
-    "supplier and cover parts not yet ordered, otherwise it is refused before anything is "
-    "written and the error names the offers that would work. Give sellable_id per offer (other "
-    "fields are filled from the basket). dry_run: check and total only. A person may be asked "
-    "through your host to approve the order before it is placed (result field approval); if they "
-    "decline, nothing is placed and you may call again later. Orders above the server's spending "
-    "limit are refused. Not idempotent: a second call orders again. Next: confirm_procurement. " + JOB_HELP,
+    "(Proposed extension beyond 2026-01.) Order basket offers: creates an order_requested "
+    "procurement and marks its parts ordered. All offers must come from ONE confirmable supplier "
+    "and cover parts not yet ordered, else nothing is written and the error names offers that "
+    "would work. A person may be asked to approve first (result: approval); if declined, "
+    "nothing is placed. Not idempotent: a second call orders again. Next: confirm_procurement.",
     extension=True,
     correct=_correct_placement,
     probe=_placement_accepted,
-)
-
-
-# --- list_procurements ----------------------------------------------------------------------------
-
-
-ListProcurementsInput = JobInput
-
-
-class ListProcurementsOutput(ToolOutput):
-    procurements: list[ProcurementView] | None = None
-
-
-async def list_procurements(ctx: ToolContext, args: ListProcurementsInput) -> Reply[ListProcurementsOutput]:
-    resp = await wire(
-        job_ctx("list_procurements", args.job),
-        ctx.rails.client.repairer.procurements.list(job_identity=args.job),
-    )
-    views = [procurement_view(p) for p in resp.items]
-    return Reply(
-        ListProcurementsOutput(procurements=views),
-        f"{len(views)} procurement(s): "
-        + (", ".join(f"{order_name(p)} {word(p.status.value)}" for p in resp.items) or "none"),
-    )
-
-
-LIST_PROCUREMENTS = declare(
-    list_procurements,
-    hints(read_only=True, idempotent=True),
-    "List a job's procurements (orders) with status order_requested|order_confirmed|cancelled, "
-    "supplier, lines and total. " + JOB_HELP,
-    correct=job_correction,
-)
-
-
-# --- track_procurement ----------------------------------------------------------------------------
-
-
-class TrackProcurementInput(ToolInput):
-    repairs = Repairs(
-        aliases={**PROCUREMENT_ALIASES, "perspective": "view", "as": "view"},
-        ids=frozenset({"procurement_id"}),
-        literals={
-            "buyer": "repairer",
-            "purchaser": "repairer",
-            "repairer_view": "repairer",
-            "seller": "supplier",
-            "vendor": "supplier",
-            "supplier_view": "supplier",
-        },
-    )
-
-    procurement_id: ProcurementId
-    view: Annotated[
-        Literal["repairer", "supplier"],
-        Field(description="repairer: the buyer's view; supplier: the supplier's."),
-    ] = "repairer"
-
-
-class TrackProcurementOutput(ToolOutput):
-    view: Literal["repairer", "supplier"] | None = None
-    procurement: ProcurementView | None = None
-    events: list[ProcurementEvent] | None = Field(
-        default=None,
-        description="What this server learned about the order, oldest first: its own writes (placed, "
-        "confirmed) and webhook deliveries, each with when and whether it verified.",
-    )
-    events_truncated: int | None = Field(
-        default=None,
-        description="How many older events were dropped to keep the history bounded (50 events, 32 KiB "
-        "per order); absent when nothing was dropped.",
-    )
-    next_tool: Literal["confirm_procurement", "reconcile_invoice"] | None = None
-
-
-async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Reply[TrackProcurementOutput]:
-    ident = m.IdIdentity(id=args.procurement_id)
-    client = ctx.rails.client
-    if args.view == "supplier":
-        wctx = procurement_ctx(
-            "track_procurement",
-            args.procurement_id,
-            not_found_fix="The supplier view shows only orders placed with the configured supplier; "
-            'use view "repairer" for the buyer\'s view.',
-        )
-        p: m.BuyerProcurementV1 | m.SupplierProcurementV1 = await wire(
-            wctx, client.supplier.procurements.get(identity=ident)
-        )
-    else:
-        p = await wire(
-            procurement_ctx("track_procurement", args.procurement_id),
-            client.repairer.procurements.get(identity=ident),
-        )
-    nxt = "confirm_procurement" if p.status is m.ProcurementStatus.ORDER_REQUESTED else "reconcile_invoice"
-    view = procurement_view(p)
-    history = ctx.hub.history(p.id) if ctx.hub is not None else History()
-    output = TrackProcurementOutput(view=args.view, procurement=view, events=history.events)
-    if history.truncated:  # set only when it applies: unset fields are left out of the result
-        output.events_truncated = history.truncated
-    if not m.is_unknown(p.status):  # a status the API added since is reported, no next step guessed
-        output.next_tool = nxt
-    return Reply(
-        output,
-        f"{order_name(p)} is {word(p.status.value)} ({view.total} {word(p.currency_code)}).",
-    )
-
-
-async def _correct_tracking(fix: Fix) -> list[Candidate]:
-    """The procurement looked up; an order the supplier cannot see is offered in the buyer's view."""
-    cand = await fix.with_procurement(fix.base)
-    out: list[Candidate] = [(cand, [])]
-    if cand.get("view") == "supplier":
-        buyer = "The configured supplier cannot see this order (it is with another supplier); the buyer's "
-        out.append(({**cand, "view": "repairer"}, [buyer + 'view, view "repairer", shows it.']))
-    return out
-
-
-TRACK_PROCUREMENT = declare(
-    track_procurement,
-    hints(read_only=True, idempotent=True),
-    "Re-read one procurement by id. view repairer (default) is the buyer's view; view supplier "
-    "is what the confirming supplier sees.",
-    correct=_correct_tracking,
 )
 
 
@@ -591,8 +463,7 @@ CONFIRM_PROCUREMENT = declare(
     confirm_procurement,
     hints(read_only=False, idempotent=True),
     "As the supplier, confirm an order_requested procurement: it becomes order_confirmed and "
-    "an invoice is created. Safe to repeat (a confirmed order is returned unchanged). Returns "
-    "the re-fetched buyer view and its ordered parts. Next: reconcile_invoice.",
+    "an invoice is created. Safe to repeat. Next: reconcile_invoice.",
     correct=procurement_correction,
     probe=_confirmable,
 )

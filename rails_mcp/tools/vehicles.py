@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 import anyio
 from pydantic import Field
 
 from rails_mcp.errors import Repairs, ToolFailure, WireContext
+from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
 from rails_mcp.present import BusinessView, OneKey, business_view
 from rails_mcp.wire import models as m
 
@@ -45,7 +46,7 @@ class PrepareVehicleInput(ToolInput):
 
     identifiers: Annotated[
         list[VehicleIdentifierRef],
-        Field(min_length=1, max_length=1000, description='Each {"vin": "..."} or {"vrm": "<plate>"}.'),
+        Field(min_length=1, max_length=1000, description='Each {"vin": "<17 chars>"} or {"vrm": "<plate>"}.'),
     ]
 
 
@@ -122,9 +123,8 @@ async def prepare_vehicle(ctx: ToolContext, args: PrepareVehicleInput) -> Reply[
 PREPARE_VEHICLE = declare(
     prepare_vehicle,
     hints(read_only=False, idempotent=True),
-    "Warm the parts catalogue for 1–1000 vehicles before opening jobs: each identifier is "
-    '{"vin": "<17 chars>"} or {"vrm": "<plate>"}. Changes no job; returns the invalid '
-    "identifiers with the reason.",
+    "Warm the parts catalogue for 1–1000 vehicles before opening jobs. Changes no job; returns "
+    "the invalid identifiers with the reason.",
     probe=runs(prepare_vehicle),
 )
 
@@ -132,61 +132,74 @@ PREPARE_VEHICLE = declare(
 # --- list_businesses ------------------------------------------------------------------------------
 
 
-async def _business_views(
-    tool: str, call: Awaitable[m.BusinessesListResponseV1 | m.WorkProvidersListResponseV1]
-) -> list[BusinessView]:
-    """Sites and insurers are both businesses: listed the same way, id and name."""
-    resp = await wire(WireContext(tool), call)
-    return [business_view(b) for b in resp.items]
+class ListBusinessesInput(PageInput, ToolInput):
+    repairs = Repairs(aliases=PAGE_ALIASES)
 
 
-class ListBusinessesInput(ToolInput):
-    pass
+async def _business_page(
+    ctx: ToolContext,
+    tool: str,
+    args: ListBusinessesInput,
+    call: Callable[[], Awaitable[m.BusinessesListResponseV1 | m.WorkProvidersListResponseV1]],
+    noun: str,
+) -> tuple[list[BusinessView], str | None, str]:
+    """Sites and insurers are both businesses: listed and paged the same way, id and name."""
+    window = Window.of(tool, args, cursor_key(ctx.rails.client))
+    resp = await wire(WireContext(tool), call())
+    page, next_cursor = window.cut(resp.items)
+    return [business_view(b) for b in page], next_cursor, window.summary(len(page), len(resp.items), noun)
 
 
-class ListBusinessesOutput(ToolOutput):
+class ListBusinessesOutput(ToolOutput, NextCursor):
     businesses: list[BusinessView] | None = None
     next_tool: Literal["open_repair_job"] | None = None
 
 
-async def list_businesses(ctx: ToolContext, _: ListBusinessesInput) -> Reply[ListBusinessesOutput]:
-    items = await _business_views("list_businesses", ctx.rails.client.businesses.list())
+async def list_businesses(ctx: ToolContext, args: ListBusinessesInput) -> Reply[ListBusinessesOutput]:
+    items, next_cursor, shown = await _business_page(
+        ctx, "list_businesses", args, ctx.rails.client.businesses.list, "business(es)"
+    )
+    output = ListBusinessesOutput(businesses=items, next_tool="open_repair_job").carry(next_cursor)
     return Reply(
-        ListBusinessesOutput(businesses=items, next_tool="open_repair_job"),
-        f"{len(items)} business(es); use one id as repairer_site_id in open_repair_job.",
+        output,
+        f"{shown}; use one id as repairer_site_id in open_repair_job.",
     )
 
 
 LIST_BUSINESSES = declare(
     list_businesses,
     hints(read_only=True, idempotent=True),
-    "List the repairer's businesses (sites). Use an id as repairer_site_id in open_repair_job.",
+    "List the repairer's businesses (sites): an id is open_repair_job's repairer_site_id.",
 )
 
 
 # --- list_work_providers --------------------------------------------------------------------------
 
 
-class ListWorkProvidersInput(ToolInput):
+class ListWorkProvidersInput(ListBusinessesInput):
     pass
 
 
-class ListWorkProvidersOutput(ToolOutput):
+class ListWorkProvidersOutput(ToolOutput, NextCursor):
     work_providers: list[BusinessView] | None = None
     next_tool: Literal["open_repair_job"] | None = None
 
 
-async def list_work_providers(ctx: ToolContext, _: ListWorkProvidersInput) -> Reply[ListWorkProvidersOutput]:
-    items = await _business_views("list_work_providers", ctx.rails.client.repairer.work_providers.list())
+async def list_work_providers(
+    ctx: ToolContext, args: ListWorkProvidersInput
+) -> Reply[ListWorkProvidersOutput]:
+    items, next_cursor, shown = await _business_page(
+        ctx, "list_work_providers", args, ctx.rails.client.repairer.work_providers.list, "work provider(s)"
+    )
+    output = ListWorkProvidersOutput(work_providers=items, next_tool="open_repair_job").carry(next_cursor)
     return Reply(
-        ListWorkProvidersOutput(work_providers=items, next_tool="open_repair_job"),
-        f"{len(items)} work provider(s) (insurers); omit work_provider_id for cash jobs.",
+        output,
+        f"{shown} (insurers); omit work_provider_id for cash jobs.",
     )
 
 
 LIST_WORK_PROVIDERS = declare(
     list_work_providers,
     hints(read_only=True, idempotent=True),
-    "List the insurers (work providers) a job can be billed to. Use an id as work_provider_id "
-    "in open_repair_job; omit it for cash jobs.",
+    "List the insurers (work providers) a job can be billed to: an id is open_repair_job's work_provider_id.",
 )

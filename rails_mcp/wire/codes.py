@@ -66,6 +66,7 @@ class ErrorCode(StrEnum):
     PLACEMENT_OUTCOME_UNKNOWN = "placement_outcome_unknown"
     PLACEMENT_NOT_LANDED = "placement_not_landed"
     CONFIRMATION_NOT_LANDED = "confirmation_not_landed"
+    INVALID_CURSOR = "invalid_cursor"
     INTERNAL_ERROR = "internal_error"
 
     @property
@@ -324,6 +325,12 @@ _SERVER: dict[ErrorCode, CodeInfo] = {
         "Call confirm_procurement again; confirming is safe to repeat.",
         retryable=True,
         arguments_can_fix=False,
+    ),
+    ErrorCode.INVALID_CURSOR: CodeInfo(
+        "server",
+        "The cursor was not issued by this tool for these arguments: altered, or taken from another "
+        "tool or another filter; nothing was read.",
+        "Call the tool again without cursor (same other arguments) and follow each page's next_cursor.",
     ),
     ErrorCode.INTERNAL_ERROR: CodeInfo(
         "server",

@@ -274,12 +274,16 @@ def prepare_vehicle_cases() -> Iterator[Case]:
 
 
 def list_cases(tool: str) -> Iterator[Case]:
-    """The two argument-less tools: anything sent is extra, and the fix is to send nothing."""
+    """The two business lists take only limit and cursor: anything else is extra, and the fix
+    is to send nothing else; a page size out of range states its bound."""
+    yield Case(tool, {"page_size": 10}, "wrong_key", "limit as page_size", True)
+    yield Case(tool, {"limit": 0}, "out_of_range", "limit 0", True, bounds=("at least 1",))
+    yield Case(tool, {"limit": 500}, "out_of_range", "limit 500", True, bounds=("at most 200",))
     for key, value in (
         ("job", JOB),
         ("site_id", SITE),
         ("filter", "AMI"),
-        ("limit", 10),
+        ("offset", 10),
         ("page", 1),
         ("name", "Riccarton"),
         ("type", "supplier"),

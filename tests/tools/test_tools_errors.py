@@ -422,7 +422,7 @@ async def test_bare_vehicle_identifier_strings_are_wrapped_into_objects(tmp_path
 async def test_an_unknown_argument_names_the_arguments_that_exist_and_a_replay_without_it(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
         error = await s.fail("list_parts", {"job": JOB, "include_prices": True}, "invalid_arguments")
-        assert error["valid_values"] == ["job"]
+        assert error["valid_values"] == ["cursor", "job", "limit", "status"]
         await replay(s, "list_parts", error)
 
 

@@ -75,10 +75,11 @@ async def test_every_published_schema_is_valid_draft_2020_12(tmp_path: Path, era
 
 @pytest.mark.parametrize("era", ERAS)
 async def test_the_input_schemas_name_the_spec_arguments(tmp_path: Path, era: str):
+    paged = {"limit", "cursor"}
     expected = {
         "prepare_vehicle": {"identifiers"},
-        "list_businesses": set(),
-        "list_work_providers": set(),
+        "list_businesses": paged,
+        "list_work_providers": paged,
         "open_repair_job": {
             "job",
             "repairer_site_id",
@@ -89,11 +90,11 @@ async def test_the_input_schemas_name_the_spec_arguments(tmp_path: Path, era: st
         },
         "get_repair_job": {"job"},
         "identify_parts": {"job", "parts"},
-        "list_parts": {"job"},
+        "list_parts": {"job", "status", *paged},
         "recommend_basket": {"job"},
         "place_procurement": {"job", "offer_selections", "dry_run"},
-        "list_procurements": {"job"},
-        "track_procurement": {"procurement_id", "view"},
+        "list_procurements": {"job", "status", "supplier_business_id", *paged},
+        "track_procurement": {"procurement_id", "view", *paged},
         "confirm_procurement": {"procurement_id"},
         "reconcile_invoice": {"procurement_id", "job", "invoice_id"},
     }
