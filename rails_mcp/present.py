@@ -50,6 +50,7 @@ __all__ = [
     "money",
     "order_line",
     "order_total",
+    "part_counts",
     "part_view",
     "parts_view",
     "procurement_view",
@@ -302,10 +303,14 @@ def procurement_view(p: m.BuyerProcurementV1 | m.SupplierProcurementV1) -> Procu
 
 
 def parts_view(parts: Sequence[m.PartV1]) -> tuple[list[PartView], PartCounts]:
-    views = [part_view(p) for p in parts]
+    return [part_view(p) for p in parts], part_counts(parts)
+
+
+def part_counts(parts: Sequence[m.PartV1]) -> PartCounts:
+    """How many parts are estimated and ordered (a status the API added since is neither)."""
     estimated = sum(1 for p in parts if p.status is m.PartStatusV1.ESTIMATED)
-    ordered = sum(1 for p in parts if p.status is m.PartStatusV1.ORDERED)  # a newer status is neither
-    return views, PartCounts(estimated=estimated, ordered=ordered)
+    ordered = sum(1 for p in parts if p.status is m.PartStatusV1.ORDERED)
+    return PartCounts(estimated=estimated, ordered=ordered)
 
 
 def invoice_view(inv: m.InvoiceV1) -> InvoiceView:

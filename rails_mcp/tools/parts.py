@@ -8,7 +8,7 @@ from pydantic import Field, StrictInt, StringConstraints
 
 from rails_mcp.errors import Repairs
 from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
-from rails_mcp.present import PartCounts, PartView, part_view, parts_view
+from rails_mcp.present import PartCounts, PartView, part_counts, part_view, parts_view
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 from rails_mcp.wire.untrusted import quote
@@ -214,7 +214,7 @@ async def list_parts(ctx: ToolContext, args: ListPartsInput) -> Reply[ListPartsO
     )
     chosen = [p for p in resp.items if args.status is None or p.status.value == args.status]
     page, next_cursor = window.cut(chosen)
-    _, counts = parts_view(resp.items)
+    counts = part_counts(resp.items)
     output = ListPartsOutput(parts=[part_view(p) for p in page], counts=counts).carry(next_cursor)
     noun = f"{args.status} part(s)" if args.status else "part(s)"
     return Reply(
