@@ -370,7 +370,7 @@ async def test_list_parts_reports_one_ordered_and_five_estimated_seeded_parts(tm
 
 async def test_recommend_basket_groups_offers_by_supplier_and_marks_only_s1_confirmable(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
-        out = await s.ok("recommend_basket", {"job": JOB})
+        out = await s.ok("recommend_basket", {"job": JOB, "include_ordered": True})
     suppliers = {x["business_id"]: x for x in out["suppliers"]}
     assert {k: v["confirmable"] for k, v in suppliers.items()} == {S1: True, S2: False, S3: False}
     assert sum(len(x["offers"]) for x in out["suppliers"]) == 12
