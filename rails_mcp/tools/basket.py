@@ -119,7 +119,9 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
         output.ready_selection_total = reading.ready_total
         output.next_tool = "place_procurement"
     else:
-        output.reason, output.next_tool = _nothing_to_place(parts, reading)
+        output.reason, next_tool = _nothing_to_place(parts, reading)
+        if next_tool is not None:  # no tool here can help: the reason says what can
+            output.next_tool = next_tool
     stranded = f" No confirmable offer for: {_named(uncovered)}." if uncovered else ""
     offers = sum(len(s.offers) for s in shown)
     return Reply(
