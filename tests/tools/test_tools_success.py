@@ -90,7 +90,7 @@ async def test_the_input_schemas_name_the_spec_arguments(tmp_path: Path, era: st
         "get_repair_job": {"job"},
         "identify_parts": {"job", "parts"},
         "list_parts": {"job"},
-        "recommend_basket": {"job"},
+        "recommend_basket": {"job", "supplier_business_id", "confirmable_only", "include_ordered"},
         "place_procurement": {"job", "offer_selections", "dry_run"},
         "list_procurements": {"job"},
         "track_procurement": {"procurement_id", "view"},
