@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
+from rails_mcp.errors import Repairs, ToolFailure, WireContext
 from rails_mcp.guard import confirmable_offers_for_parts, recommend_selection
 from rails_mcp.present import (
     CURRENCY_NOTE,
@@ -104,7 +104,6 @@ def selection_arguments(job: m.Identity, offers: Sequence[m.OfferV1]) -> Selecti
 
 async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Reply[RecommendBasketOutput]:
     basket, parts, confirmable = await basket_and_parts(ctx, "recommend_basket", args.job)
-    _check_supplier(basket, args.supplier_business_id)
     reading = basket_reading(basket, parts, confirmable, recommend_selection(basket, parts, confirmable))
     ready, uncovered = reading.ready, reading.not_confirmable
     shown = _shown(reading.suppliers, args)
@@ -126,7 +125,7 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
     offers = sum(len(s.offers) for s in shown)
     return Reply(
         output,
-        f"{offers} offer(s) shown from {len(shown)} supplier(s); "
+        f"{offers} offer(s) shown from {len(shown)} supplier(s) of {len(basket.suppliers)}; "
         f"{sum(1 for s in reading.suppliers if s.confirmable)} confirmable. "
         + (
             f"ready_selection places {len(ready)} offer(s) for {reading.ready_total}."
@@ -134,22 +133,6 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
             else f"Nothing can be placed: {output.reason}"
         )
         + stranded,
-    )
-
-
-def _check_supplier(basket: m.BasketsLatestGetResponseV1, supplier: UUID | None) -> None:
-    """A supplier filter names a supplier of this basket, or is refused with the ones it has."""
-    if supplier is None or any(s.business_id == supplier for s in basket.suppliers):
-        return
-    raise ToolFailure(
-        ToolError(
-            code="invalid_arguments",
-            message=f"Supplier {supplier} has no offer in this job's basket.",
-            fix="Send a business_id from the basket's suppliers, or leave supplier_business_id out.",
-            retryable=False,
-            field="supplier_business_id",
-            valid_values=[str(s.business_id) for s in basket.suppliers],
-        )
     )
 
 
