@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from rails_mcp.wire import models as m
+from rails_mcp.wire.untrusted import word
 
 __all__ = [
     "CURRENCY_NOTE",
@@ -29,13 +30,16 @@ __all__ = [
     "ApprovalStatus",
     "BasketReading",
     "BusinessView",
+    "BuyerProcurementView",
     "IdentityView",
     "InvoiceView",
     "JobView",
+    "LineDifference",
     "OfferView",
     "OneKey",
     "OrderForApproval",
     "OrderLine",
+    "OrderMatch",
     "PartCounts",
     "PartView",
     "ProcurementView",
@@ -47,6 +51,7 @@ __all__ = [
     "invoice_view",
     "job_label",
     "job_view",
+    "match_order",
     "money",
     "order_line",
     "order_total",
@@ -205,9 +210,9 @@ class AddressView(Shape):
     country_code: str
 
 
-class ProcurementView(OneKey):
-    """A procurement's essentials, its total computed from its lines. ``supplier`` in the
-    repairer's view; ``buyer`` and ``buyer_shipping_address`` in the supplier's."""
+class BuyerProcurementView(OneKey):
+    """A procurement as the repairer (the buyer) sees it: its essentials and its supplier, the
+    total computed from its lines. Tools that only ever show the buyer's view publish this."""
 
     id: str
     reference: str | None
@@ -219,6 +224,12 @@ class ProcurementView(OneKey):
     created_at: str
     updated_at: str
     supplier: BusinessView | None = None
+
+
+class ProcurementView(BuyerProcurementView):
+    """Either side's view: ``supplier`` in the repairer's; ``buyer`` and
+    ``buyer_shipping_address`` in the supplier's."""
+
     buyer: BusinessView | None = None
     buyer_shipping_address: AddressView | None = None
 
@@ -393,4 +404,134 @@ def basket_reading(
         ready_total=money(order_total(ready)),
         not_confirmable=[p for p in parts if p.status is m.PartStatusV1.ESTIMATED and p.id not in covered],
         unpriced=[p for p in parts if p.id not in priced],
+    )
+
+
+# --- the three-way match: the order, its invoices, its credit notes --------------------------------
+
+#: How an ordered line differs from what was invoiced for it.
+LineIssue = Literal["price", "quantity", "not_invoiced", "not_ordered", "status"]
+
+
+class LineDifference(OneKey):
+    """One line the invoices do not match: ordered beside invoiced (credits taken off); the
+    line's totals are quantity times unit price, the order's are on :class:`OrderMatch`."""
+
+    sellable_id: str
+    issues: list[LineIssue]
+    ordered_quantity: int
+    invoiced_quantity: int
+    ordered_unit_price: str | None = None
+    invoiced_unit_price: str | None = None
+
+
+class OrderMatch(OneKey):
+    """One order matched line by line against its invoices less its credit notes: ``matched``
+    when no line differs and no invoice has a problem."""
+
+    procurement_id: str
+    matched: bool
+    ordered_total: str
+    invoiced_total: str
+    credited_total: str | None = None
+    differences: list[LineDifference] | None = None
+    problems: list[str] | None = None
+
+
+#: An invoice line with the sign of its document: 1 an invoice's, -1 a credit note's.
+_Signed = tuple[int, m.InvoiceLineItemV1]
+
+
+def match_order(procurement: m.BuyerProcurementV1, invoices: Sequence[m.InvoiceV1]) -> OrderMatch:
+    """Each ordered line (quantity, unit price) against its invoice lines less credit-note lines
+    (a credit line takes its quantity and its total off); any difference, or a status or value
+    this server does not know, needs attention."""
+    problems = [text for inv in invoices for text in _invoice_problems(inv, procurement)]
+    found: dict[UUID, list[_Signed]] = {}
+    for inv in invoices:
+        sign = _document_sign(inv)
+        for li in inv.line_items if sign else ():
+            found.setdefault(li.source_item_id, []).append((sign, li))
+    ordered = {item.id for item in procurement.source_items}
+    differences = [
+        d for item in procurement.source_items if (d := _line_difference(item, found.get(item.id, [])))
+    ]
+    differences += [_not_ordered(lines) for sid, lines in found.items() if sid not in ordered]
+    credited = sum((abs(Decimal(i.total)) for i in invoices if _document_sign(i) < 0), Decimal(0))
+    billed = sum((abs(Decimal(i.total)) for i in invoices if _document_sign(i) > 0), Decimal(0))
+    return OrderMatch(
+        procurement_id=str(procurement.id),
+        matched=not differences and not problems,
+        ordered_total=money(order_total(procurement.source_items)),
+        invoiced_total=money(billed - credited),
+        credited_total=money(credited) if credited else None,
+        differences=differences or None,
+        problems=problems or None,
+    )
+
+
+def _document_sign(inv: m.InvoiceV1) -> int:
+    """1 for an invoice, -1 for a credit note, 0 for a document type this server does not know."""
+    return {m.DocumentType.INVOICE: 1, m.DocumentType.CREDIT_NOTE: -1}.get(inv.document_type, 0)
+
+
+def _invoice_problems(inv: m.InvoiceV1, procurement: m.BuyerProcurementV1) -> list[str]:
+    """What is wrong with one invoice as a whole; its values are the wire's, shown as data."""
+    problems: list[str] = []
+    if inv.status is not m.InvoiceStatus.RECONCILED:
+        problems.append(f"Invoice {inv.id} has status {word(inv.status.value)}, not reconciled.")
+    if not _document_sign(inv):
+        problems.append(f"Invoice {inv.id} is a {word(inv.document_type.value)}: not counted.")
+    if inv.currency_code != procurement.currency_code:
+        problems.append(
+            f"Invoice {inv.id} is in {word(inv.currency_code)}, the order in "
+            f"{word(procurement.currency_code)}."
+        )
+    lines = sum((Decimal(li.total) for li in inv.line_items), Decimal(0))
+    if lines != Decimal(inv.total):
+        problems.append(f"Invoice {inv.id} totals {inv.total} but its lines sum to {money(lines)}.")
+    return problems
+
+
+def _net(lines: Sequence[_Signed]) -> tuple[int, Decimal]:
+    """The quantity and the amount invoiced, credits taken off."""
+    quantity = sum(sign * abs(li.quantity) for sign, li in lines)
+    return quantity, sum((sign * abs(Decimal(li.total)) for sign, li in lines), Decimal(0))
+
+
+def _line_difference(item: m.SourceItemV1, lines: Sequence[_Signed]) -> LineDifference | None:
+    """How the invoices differ from one ordered line (None: they match it exactly)."""
+    quantity, amount = _net(lines)
+    price = Decimal(item.trade_price)
+    issues: list[LineIssue] = []
+    if not any(sign > 0 for sign, _ in lines):
+        issues.append("not_invoiced")
+    else:
+        if quantity != item.quantity:
+            issues.append("quantity")
+        if amount != price * quantity:
+            issues.append("price")
+    if any(li.reconciliation is not m.LineReconciliation.MATCHED for _, li in lines):
+        issues.append("status")
+    if not issues:
+        return None
+    return LineDifference(
+        sellable_id=str(item.sellable_id),
+        issues=issues,
+        ordered_quantity=item.quantity,
+        invoiced_quantity=quantity,
+        ordered_unit_price=item.trade_price,
+        invoiced_unit_price=money(amount / quantity) if quantity else None,
+    )
+
+
+def _not_ordered(lines: Sequence[_Signed]) -> LineDifference:
+    """Invoice lines naming no line of the order."""
+    quantity, amount = _net(lines)
+    return LineDifference(
+        sellable_id=str(lines[0][1].sellable_id),
+        issues=["not_ordered"],
+        ordered_quantity=0,
+        invoiced_quantity=quantity,
+        invoiced_unit_price=money(amount / quantity) if quantity else None,
     )

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from rails_mcp.sandbox import uploads
+from rails_mcp.sandbox.discrepancy import DiscrepancyRoute
 from rails_mcp.sandbox.llms import llms_full_txt, llms_txt
 from rails_mcp.sandbox.openapi import extensions_document, public_document
 from rails_mcp.sandbox.outbox import DEFAULT_BACKOFF, Deliverer, enqueue, has_pending
@@ -266,8 +267,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(e.ServerError(), bare=False)
 
 
-def _routes(sandbox: Sandbox, hooks: WebhookRoutes, upload_routes: uploads.UploadRoutes) -> list[Route]:
-    """Every path the sandbox answers: the API, its documents, the webhook and upload routes."""
+def _routes(
+    sandbox: Sandbox, hooks: WebhookRoutes, upload_routes: uploads.UploadRoutes, dev: DiscrepancyRoute
+) -> list[Route]:
+    """Every path the sandbox answers: the API, its documents, the webhook, upload and dev routes."""
     return [
         Route(f"/api/{API_VERSION}/{{method:path}}", sandbox),
         Route("/healthz", _healthz, methods=["GET"]),
@@ -276,6 +279,7 @@ def _routes(sandbox: Sandbox, hooks: WebhookRoutes, upload_routes: uploads.Uploa
         Route("/llms.txt", _static_text(llms_txt), methods=["GET"]),
         Route("/llms-full.txt", _static_text(llms_full_txt), methods=["GET"]),
         *hooks.routes(),
+        *dev.routes(),
         Route("/uploads/{upload_id}", upload_routes.put, methods=["PUT"]),
         Route("/uploads/{upload_id}", upload_routes.get, methods=["GET"]),
     ]
@@ -314,6 +318,7 @@ def create_app(
         store, deliverer, tenant_of=Sandbox.tenant_of, world_of=sandbox.world_of, clock=clock
     )
     upload_routes = uploads.UploadRoutes(store, max_bytes=max_upload_bytes, clock=clock)
+    dev = DiscrepancyRoute(store, tenant_of=Sandbox.tenant_of, world_of=sandbox.world_of, clock=clock)
     if has_pending(store):
         deliverer.kick()
 
@@ -325,7 +330,7 @@ def create_app(
         store.close()
 
     app = Starlette(
-        routes=_routes(sandbox, hooks, upload_routes),
+        routes=_routes(sandbox, hooks, upload_routes, dev),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )

@@ -265,10 +265,19 @@ def _emit_procurement(world: World, call: Call, p: Procurement) -> None:
 
 
 def _invoice(p: Procurement, issued_at: str) -> m.InvoiceV1:
+    """The supplier's invoice: each line as ordered, unless a dev-set variance says otherwise
+    (a line shipped at none is left off). The wire's statuses stay reconciled and matched:
+    the buyer's own match has to find the difference."""
+    variances = {v.sellable_id: v for v in p.invoice_variances}
     lines: list[m.InvoiceLineItemV1] = []
     total = Decimal(0)
     for item in p.source_items:
-        line_total = Decimal(item.trade_price) * item.quantity
+        variance = variances.get(item.sellable_id)
+        quantity = item.quantity if variance is None else variance.quantity
+        unit_price = item.trade_price if variance is None else variance.unit_price
+        if not quantity:
+            continue
+        line_total = Decimal(unit_price) * quantity
         total += line_total
         lines.append(
             m.InvoiceLineItemV1(
@@ -276,8 +285,8 @@ def _invoice(p: Procurement, issued_at: str) -> m.InvoiceV1:
                 source_item_id=item.id,
                 sellable_id=item.sellable_id,
                 name=item.name,
-                quantity=item.quantity,
-                unit_price=item.trade_price,
+                quantity=quantity,
+                unit_price=unit_price,
                 total=_money(line_total),
                 reconciliation=m.LineReconciliation.MATCHED,
             )

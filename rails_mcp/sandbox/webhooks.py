@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
@@ -24,11 +24,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rails_mcp.sandbox.dev_access import LOOPBACK_HOSTS, is_loopback_client, is_loopback_url, is_proxied
+from rails_mcp.sandbox.dev_access import LOOPBACK_HOSTS, dev_caller, is_loopback_client, is_loopback_url
+from rails_mcp.sandbox.dev_access import Refused as _Refused
+from rails_mcp.sandbox.dev_access import json_object as _json_object
+from rails_mcp.sandbox.dev_access import read_body as _read_body
+from rails_mcp.sandbox.dev_access import refuse as _refuse
+from rails_mcp.sandbox.dev_access import reply as _reply
+from rails_mcp.sandbox.dev_access import unproxied as _unproxied
 from rails_mcp.sandbox.outbox import Deliverer
 from rails_mcp.sandbox.store import Store
-from rails_mcp.sandbox.world import Credential, World, authenticate, credential_of
-from rails_mcp.wire.errors import RailsAPIError
+from rails_mcp.sandbox.world import Credential, World, credential_of
 from rails_mcp.wire.webhooks import SIGNATURE_HEADER, rfc3339, verify
 
 __all__ = ["LOOPBACK_HOSTS", "WebhookRoutes", "is_loopback_url"]
@@ -42,59 +47,8 @@ _MAX_SINK_BODY = 1_048_576
 # --- the dev routes ---------------------------------------------------------------------------
 
 
-def _reply(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json"
-    )
-
-
-def _refuse(reason: str, status: int = 400) -> Response:
-    return _reply({"ok": False, "reason": reason}, status)
-
-
 def _stamp(seconds: float) -> str:
     return rfc3339(datetime.fromtimestamp(seconds, UTC))
-
-
-class _Refused(Exception):
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
-def _unproxied(
-    endpoint: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """Refuse (403) a request a reverse proxy forwarded: behind one, every caller looks local."""
-
-    async def guarded(request: Request) -> Response:
-        if is_proxied(request):
-            return _refuse("proxied_request", 403)
-        return await endpoint(request)
-
-    return guarded
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused (413) as soon as it grows past ``limit``."""
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise _Refused("bad_body", 413)
-    return raw
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    """``raw`` as a JSON object with string keys, or None when it is anything else."""
-    try:
-        body: object = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    return {str(k): v for k, v in cast("dict[Any, Any]", body).items()}
 
 
 def _text(value: object) -> str | None:
@@ -177,23 +131,7 @@ class WebhookRoutes:
 
     async def _caller(self, request: Request) -> tuple[str, Credential]:
         """The tenant and the integration whose credentials the request carries."""
-        try:
-            tenant = self.tenant_of(request)
-        except Exception:
-            raise _Refused("bad_tenant") from None
-        world = await self.world_of(tenant)
-        try:
-            credential = authenticate(
-                world,
-                request.headers.get("authorization"),
-                request.headers.get("partly-integration-id"),
-                "any",
-            )
-        except RailsAPIError:
-            raise _Refused("unauthorized", 401) from None
-        if credential is None:  # pragma: no cover - scope "any" always names a credential
-            raise _Refused("unauthorized", 401)
-        return tenant, credential
+        return await dev_caller(request, self.tenant_of, self.world_of)
 
     async def _own_integration(self, request: Request) -> tuple[str, dict[str, Any], Credential]:
         """Credentials first, then the body, whose ``integration_id`` must be the caller's own."""

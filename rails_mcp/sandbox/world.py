@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from rails_mcp.sandbox import seed
 from rails_mcp.wire import errors as e
@@ -31,6 +31,7 @@ __all__ = [
     "Call",
     "Credential",
     "Emit",
+    "InvoiceVariance",
     "Job",
     "OAuthClient",
     "Organization",
@@ -118,6 +119,15 @@ class Job(_State):
     offers: list[m.OfferV1]
 
 
+class InvoiceVariance(_State):
+    """How the supplier's invoice will differ from one ordered line (set by the dev route
+    ``/__dev/invoice_discrepancy``): another unit price, or fewer shipped."""
+
+    sellable_id: UUID
+    quantity: int
+    unit_price: str
+
+
 class Procurement(_State):
     id: UUID
     job_id: UUID
@@ -131,6 +141,8 @@ class Procurement(_State):
     source_items: list[m.SourceItemV1]
     total_shipping_price: str | None = None
     vehicle: m.ProcurementVehicleV1
+    #: Lines the confirmation will invoice otherwise than ordered (dev-only; never on the wire).
+    invoice_variances: list[InvoiceVariance] = Field(default_factory=list[InvoiceVariance])
 
 
 class World(_State):

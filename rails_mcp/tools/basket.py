@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 from pydantic import Field
 
-from rails_mcp.errors import ToolFailure, WireContext
+from rails_mcp.errors import Repairs, ToolFailure, WireContext
 from rails_mcp.guard import confirmable_offers_for_parts, recommend_selection
 from rails_mcp.present import (
     CURRENCY_NOTE,
+    BasketReading,
     IdentityView,
     SupplierOffers,
     basket_reading,
@@ -22,7 +23,7 @@ from rails_mcp.present import (
 from rails_mcp.wire import models as m
 from rails_mcp.wire.untrusted import quote
 
-from .base import Reply, Shape, ToolContext, ToolOutput, hints
+from .base import JOB_ALIASES, Reply, Shape, ToolContext, ToolOutput, hints
 from .declare import declare
 from .jobs import JobInput
 from .lookup import Fix, by_name, job_correction, list_and_job, uuid_of
@@ -48,7 +49,22 @@ class SelectionArguments(Shape):
     offer_selections: list[SelectionItem]
 
 
-RecommendBasketInput = JobInput
+class RecommendBasketInput(JobInput):
+    repairs = Repairs(
+        aliases={
+            **JOB_ALIASES,
+            "supplier_id": "supplier_business_id",
+            "supplier": "supplier_business_id",
+            "business_id": "supplier_business_id",
+        },
+        identities=frozenset({"job"}),
+        ids=frozenset({"supplier_business_id"}),
+        flags=frozenset({"confirmable_only", "include_ordered"}),
+    )
+
+    supplier_business_id: Annotated[UUID | None, Field(description="One supplier.")] = None
+    confirmable_only: Annotated[bool | None, Field(description="Confirmable only.")] = None
+    include_ordered: Annotated[bool | None, Field(description="With ordered parts.")] = None
 
 
 class RecommendBasketOutput(ToolOutput):
@@ -63,7 +79,8 @@ class RecommendBasketOutput(ToolOutput):
     )
     unpriced_parts: list[str] | None = None
     currency_note: str | None = None
-    next_tool: Literal["place_procurement"] | None = None
+    reason: str | None = Field(default=None, description="Why nothing can be placed, when so.")
+    next_tool: Literal["place_procurement", "identify_parts"] | None = None
 
 
 async def basket_and_parts(
@@ -89,27 +106,71 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
     basket, parts, confirmable = await basket_and_parts(ctx, "recommend_basket", args.job)
     reading = basket_reading(basket, parts, confirmable, recommend_selection(basket, parts, confirmable))
     ready, uncovered = reading.ready, reading.not_confirmable
+    shown = _shown(reading.suppliers, args)
     output = RecommendBasketOutput(
-        suppliers=reading.suppliers,
+        suppliers=shown,
         estimated_parts_not_confirmable=[str(p.id) for p in uncovered],
         unpriced_parts=[str(p.id) for p in reading.unpriced],
         currency_note=CURRENCY_NOTE,
-        next_tool="place_procurement",
     )
     if ready:
         output.ready_selection = selection_arguments(args.job, ready)
         output.ready_selection_total = reading.ready_total
+        output.next_tool = "place_procurement"
+    else:
+        output.reason, next_tool = _nothing_to_place(parts, reading)
+        if next_tool is not None:  # no tool here can help: the reason says what can
+            output.next_tool = next_tool
     stranded = f" No confirmable offer for: {_named(uncovered)}." if uncovered else ""
+    offers = sum(len(s.offers) for s in shown)
     return Reply(
         output,
-        f"{len(basket.offers)} offers from {len(basket.suppliers)} suppliers; "
+        f"{offers} offer(s) shown from {len(shown)} supplier(s) of {len(basket.suppliers)}; "
         f"{sum(1 for s in reading.suppliers if s.confirmable)} confirmable. "
         + (
             f"ready_selection places {len(ready)} offer(s) for {reading.ready_total}."
             if ready
-            else "No estimated part can be ordered from a confirmable supplier."
+            else f"Nothing can be placed: {output.reason}"
         )
         + stranded,
+    )
+
+
+def _shown(suppliers: Sequence[SupplierOffers], args: RecommendBasketInput) -> list[SupplierOffers]:
+    """The suppliers the filters keep, each with the offers still worth reading (an offer for a
+    part already ordered cannot be placed again: left out unless asked)."""
+    shown: list[SupplierOffers] = []
+    for s in suppliers:
+        if args.supplier_business_id is not None and s.business_id != str(args.supplier_business_id):
+            continue
+        if args.confirmable_only and not s.confirmable:
+            continue
+        offers = [o for o in s.offers if args.include_ordered or m.PartStatusV1.ORDERED not in o.part_status]
+        if offers:
+            shown.append(s.model_copy(update={"offers": offers}))
+    return shown
+
+
+def _nothing_to_place(
+    parts: Sequence[m.PartV1], reading: BasketReading
+) -> tuple[str, Literal["identify_parts"] | None]:
+    """Why no selection is ready, and the step that can change that (None: no tool here can)."""
+    estimated = [p for p in parts if p.status is m.PartStatusV1.ESTIMATED]
+    if not parts:
+        return "The job has no parts yet: identify them first.", "identify_parts"
+    if not estimated:
+        return "Every part is already ordered: follow the orders with list_procurements.", None
+    unpriced = [p for p in estimated if p in reading.unpriced]
+    if unpriced:
+        return (
+            f"No supplier prices {len(unpriced)} estimated part(s): describe them more exactly "
+            "(side, part number) with identify_parts so the basket can price them.",
+            "identify_parts",
+        )
+    return (
+        "Only suppliers that cannot confirm offer the estimated parts: an order placed with them "
+        "would never be confirmed. Ask the person how to source them.",
+        None,
     )
 
 

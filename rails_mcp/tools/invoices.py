@@ -8,10 +8,9 @@ from uuid import UUID
 from pydantic import Field
 
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
-from rails_mcp.present import InvoiceView, invoice_view
+from rails_mcp.present import InvoiceView, OrderMatch, invoice_view, match_order
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
-from rails_mcp.wire.untrusted import word
 
 from .base import JOB_ALIASES, Identity, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
@@ -34,20 +33,31 @@ class ReconcileInvoiceInput(ToolInput):
         ids=frozenset({"procurement_id", "invoice_id"}),
     )
 
-    procurement_id: Annotated[UUID | None, Field(description="One order's invoices; instead of job.")] = None
-    job: Annotated[Identity | None, Field(description="Instead of procurement_id; external or id.")] = None
-    invoice_id: Annotated[UUID | None, Field(description="Alone: fetch one invoice.")] = None
+    procurement_id: Annotated[UUID | None, Field(description="One order.")] = None
+    job: Annotated[Identity | None, Field(description="Its orders.")] = None
+    invoice_id: Annotated[UUID | None, Field(description="One invoice.")] = None
 
 
 class ReconcileInvoiceOutput(ToolOutput):
     notice: str | None = None
     status: Literal["reconciled", "needs_attention", "nothing_to_reconcile"] | None = None
+    orders: list[OrderMatch] | None = None
     invoices: list[InvoiceView] | None = None
     reason: str | None = None
     next_tool: Literal["confirm_procurement"] | None = None
 
 
-async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Reply[ReconcileInvoiceOutput]:
+#: Orders a reconciliation by job shows (those needing attention first); the rest are counted.
+SHOWN_ORDERS = 10
+
+#: What to do about a difference: the server reads invoices, it never changes one.
+_ATTENTION = (
+    "Invoiced amounts differ from the order (see orders[].differences and problems): raise them "
+    "with the supplier before paying; nothing here changes an invoice."
+)
+
+
+def _check_selectors(args: ReconcileInvoiceInput) -> None:
     selectors = (args.procurement_id is not None) + (args.job is not None)
     if (args.invoice_id is None and selectors != 1) or (args.invoice_id is not None and selectors):
         raise ToolFailure(
@@ -62,27 +72,44 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
                 valid_values=["procurement_id", "job", "invoice_id"],
             )
         )
+
+
+async def _invoices_and_orders(
+    ctx: ToolContext, args: ReconcileInvoiceInput
+) -> tuple[list[m.InvoiceV1], list[m.BuyerProcurementV1]]:
+    """The invoices asked for and the orders they belong to (the ordered lines to match)."""
     client = ctx.rails.client.repairer.procurements
+    if args.job is not None:
+        jctx = job_ctx("reconcile_invoice", args.job)
+        listed = await wire(jctx, client.invoices.list(job_identity=args.job))
+        if not listed.items:
+            return [], []
+        orders = await wire(jctx, client.list(job_identity=args.job))
+        return listed.items, orders.items
     if args.invoice_id is not None:
         wctx = WireContext(
             "reconcile_invoice",
             not_found=f"No invoice {args.invoice_id} is visible to this repairer.",
             not_found_fix="Use an invoice id returned by reconcile_invoice for a procurement or job.",
         )
-        got = await wire(wctx, client.invoices.get(identity=m.IdIdentity(id=args.invoice_id)))
-        invoices = [got.invoice]
-    elif args.procurement_id is not None:
-        wctx = procurement_ctx("reconcile_invoice", args.procurement_id)
-        listed = await wire(
-            wctx, client.invoices.list(procurement_identity=m.IdIdentity(id=args.procurement_id))
-        )
-        invoices = listed.items
+        invoices = [
+            (await wire(wctx, client.invoices.get(identity=m.IdIdentity(id=args.invoice_id)))).invoice
+        ]
+        pid = invoices[0].procurement_id
     else:
-        assert args.job is not None
-        listed = await wire(
-            job_ctx("reconcile_invoice", args.job), client.invoices.list(job_identity=args.job)
-        )
-        invoices = listed.items
+        assert args.procurement_id is not None
+        pid = args.procurement_id
+        wctx = procurement_ctx("reconcile_invoice", pid)
+        invoices = (await wire(wctx, client.invoices.list(procurement_identity=m.IdIdentity(id=pid)))).items
+        if not invoices:
+            return [], []
+    order = await wire(procurement_ctx("reconcile_invoice", pid), client.get(identity=m.IdIdentity(id=pid)))
+    return invoices, [order]
+
+
+async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Reply[ReconcileInvoiceOutput]:
+    _check_selectors(args)
+    invoices, orders = await _invoices_and_orders(ctx, args)
     if not invoices:
         return Reply(
             ReconcileInvoiceOutput(
@@ -94,17 +121,47 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
             ),
             "Nothing to reconcile yet: invoices appear after confirm_procurement.",
         )
-    views = [invoice_view(i) for i in invoices]
-    reconciled = all(v.status is m.InvoiceStatus.RECONCILED and v.all_lines_matched for v in views)
-    totals = ", ".join(f"{word(v.total)} {word(v.currency_code)}" for v in views)
-    return Reply(
-        ReconcileInvoiceOutput(
-            notice=m.EXTENSION_BANNER,
-            status="reconciled" if reconciled else "needs_attention",
-            invoices=views,
-        ),
-        f"{len(views)} invoice(s), "
-        f"{'all reconciled, every line matched' if reconciled else 'not all matched'}: {totals}.",
+    by_order = {o.id: o for o in orders}
+    matches = [
+        match_order(by_order[pid], [i for i in invoices if i.procurement_id == pid])
+        for pid in dict.fromkeys(i.procurement_id for i in invoices)
+        if pid in by_order
+    ]
+    unmatched = sorted({str(i.procurement_id) for i in invoices if i.procurement_id not in by_order})
+    matches.sort(key=lambda x: x.matched)  # those needing attention first
+    shown = matches[:SHOWN_ORDERS]
+    attention = [x for x in matches if not x.matched]
+    output = ReconcileInvoiceOutput(
+        notice=m.EXTENSION_BANNER,
+        status="needs_attention" if attention or unmatched else "reconciled",
+        orders=shown,
+        invoices=[
+            invoice_view(i) for i in invoices if str(i.procurement_id) in {x.procurement_id for x in shown}
+        ],
+    )
+    notes = [_ATTENTION] if attention else []
+    if unmatched:
+        notes.append(f"Invoices name orders this repairer cannot read: {', '.join(unmatched)}.")
+    if len(matches) > len(shown):
+        hidden = matches[len(shown) :]
+        notes.append(
+            f"{len(hidden)} more order(s) not shown ({sum(not x.matched for x in hidden)} needing "
+            "attention): reconcile each by procurement_id (list_procurements names them)."
+        )
+    if notes:
+        output.reason = " ".join(notes)
+    return Reply(output, _summary(matches, attention))
+
+
+def _summary(matches: list[OrderMatch], attention: list[OrderMatch]) -> str:
+    invoiced = ", ".join(f"{x.invoiced_total} invoiced of {x.ordered_total} ordered" for x in matches[:3])
+    more = f" and {len(matches) - 3} more" if len(matches) > 3 else ""
+    if not attention:
+        return f"{len(matches)} order(s) reconciled, every line matched: {invoiced}{more}."
+    lines = sum(len(x.differences or []) for x in attention)
+    return (
+        f"{len(attention)} of {len(matches)} order(s) need attention ({lines} differing line(s)): "
+        f"{invoiced}{more}."
     )
 
 
@@ -144,9 +201,8 @@ async def _invoice_selector(fix: Fix, cand: dict[str, Any]) -> dict[str, Any]:
 RECONCILE_INVOICE = declare(
     reconcile_invoice,
     hints(read_only=True, idempotent=True),
-    "(Proposed extension beyond 2026-01.) Read the invoices of a confirmed order and whether "
-    "every line matched. Give exactly one of procurement_id or job, or invoice_id alone. Before "
-    "confirmation it reports nothing_to_reconcile (not an error).",
+    "(Proposed extension beyond 2026-01.) Match invoices less credits to each ordered line; "
+    "a difference: needs_attention. One of procurement_id, job, invoice_id.",
     extension=True,
     correct=_correct_reconcile,
 )

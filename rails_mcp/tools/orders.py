@@ -9,7 +9,7 @@ from pydantic import Field
 
 from rails_mcp.errors import Repairs
 from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
-from rails_mcp.present import ProcurementView, procurement_view
+from rails_mcp.present import BuyerProcurementView, ProcurementView, procurement_view
 from rails_mcp.resources import History, ProcurementEvent
 from rails_mcp.wire import models as m
 from rails_mcp.wire.untrusted import word
@@ -50,7 +50,7 @@ class ListProcurementsInput(PageInput, JobInput):
 
 
 class ListProcurementsOutput(ToolOutput, NextCursor):
-    procurements: list[ProcurementView] | None = None
+    procurements: list[BuyerProcurementView] | None = None
 
 
 def _chosen(p: m.BuyerProcurementV1, args: ListProcurementsInput) -> bool:

@@ -13,6 +13,7 @@ from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext, refus
 from rails_mcp.guard import GuardRefusal, PlacementPlan, SelectionRequest, check_confirmable, plan_placement
 from rails_mcp.present import (
     ApprovalStatus,
+    BuyerProcurementView,
     OrderForApproval,
     PartView,
     ProcurementView,
@@ -154,7 +155,7 @@ class PlaceProcurementOutput(ToolOutput):
     notice: str | None = None
     dry_run: bool | None = None
     would_place: Placement | None = None
-    procurement: ProcurementView | None = None
+    procurement: BuyerProcurementView | None = None
     parts_ordered: list[str] | None = None
     approval: ApprovalStatus | None = Field(
         default=None, description="The human approval outcome; declined means nothing was placed."

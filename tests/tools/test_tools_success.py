@@ -91,7 +91,7 @@ async def test_the_input_schemas_name_the_spec_arguments(tmp_path: Path, era: st
         "get_repair_job": {"job"},
         "identify_parts": {"job", "parts"},
         "list_parts": {"job", "status", *paged},
-        "recommend_basket": {"job"},
+        "recommend_basket": {"job", "supplier_business_id", "confirmable_only", "include_ordered"},
         "place_procurement": {"job", "offer_selections", "dry_run"},
         "list_procurements": {"job", "status", "supplier_business_id", *paged},
         "track_procurement": {"procurement_id", "view", *paged},
@@ -371,7 +371,7 @@ async def test_list_parts_reports_one_ordered_and_five_estimated_seeded_parts(tm
 
 async def test_recommend_basket_groups_offers_by_supplier_and_marks_only_s1_confirmable(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
-        out = await s.ok("recommend_basket", {"job": JOB})
+        out = await s.ok("recommend_basket", {"job": JOB, "include_ordered": True})
     suppliers = {x["business_id"]: x for x in out["suppliers"]}
     assert {k: v["confirmable"] for k, v in suppliers.items()} == {S1: True, S2: False, S3: False}
     assert sum(len(x["offers"]) for x in out["suppliers"]) == 12
