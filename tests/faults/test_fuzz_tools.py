@@ -365,6 +365,11 @@ def from_schema(
     if "anyOf" in schema:
         return st.one_of([from_schema(v, path, bounded) for v in schema["anyOf"]])
     kind = schema.get("type")
+    if kind == "object" and schema.get("maxProperties") == 1:  # exactly one of the keys
+        one = cast("dict[str, Any]", schema["properties"])
+        return st.one_of(
+            [st.fixed_dictionaries({k: from_schema(v, (*path, k), bounded)}) for k, v in one.items()]
+        )
     if kind == "object":
         props = cast("dict[str, Any]", schema.get("properties", {}))
         required = set(schema.get("required", []))

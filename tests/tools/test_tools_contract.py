@@ -57,20 +57,23 @@ def opaque_nodes(schema: dict[str, Any], node: Any = None, path: str = "$") -> l
 
 
 def undescribed_inputs(node: dict[str, Any], path: str, in_union: bool = False) -> list[str]:
-    """Input properties without a description. The keys of a described union's branches (an
-    identity's ``external``/``id``, an identifier's ``vin``/``vrm``) are what that description
-    names, so they count as described."""
+    """Input properties without a description. The keys of a described union (an identity's
+    ``external``/``id``, an identifier's ``vin``/``vrm``: branches, or one object taking exactly
+    one of its keys) are what that description names, so they count as described."""
     missing: list[str] = []
     for name, prop in cast("dict[str, Any]", node.get("properties", {})).items():
         if "description" not in prop and not in_union:
             missing.append(f"{path}.{name}")
-        missing += undescribed_inputs(prop, f"{path}.{name}")
         union = "description" in prop
+        missing += undescribed_inputs(
+            prop, f"{path}.{name}", in_union=union and prop.get("maxProperties") == 1
+        )
         for branch in prop.get("anyOf", []):
             missing += undescribed_inputs(branch, f"{path}.{name}", in_union=union)
         if "items" in prop:
             items = prop["items"]
-            missing += undescribed_inputs(items, f"{path}.{name}[]")
+            one_of_keys = union and items.get("maxProperties") == 1
+            missing += undescribed_inputs(items, f"{path}.{name}[]", in_union=one_of_keys)
             for branch in items.get("anyOf", []):
                 missing += undescribed_inputs(branch, f"{path}.{name}[]", in_union=union)
     return missing
