@@ -11,10 +11,12 @@ from pydantic import Field
 
 from rails_mcp.errors import Repairs, ToolFailure, WireContext
 from rails_mcp.guard import confirmable_offers_for_parts, recommend_selection
+from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
 from rails_mcp.present import (
     CURRENCY_NOTE,
     BasketReading,
     IdentityView,
+    OfferView,
     SupplierOffers,
     basket_reading,
     identity_view,
@@ -49,10 +51,11 @@ class SelectionArguments(Shape):
     offer_selections: list[SelectionItem]
 
 
-class RecommendBasketInput(JobInput):
+class RecommendBasketInput(PageInput, JobInput):
     repairs = Repairs(
         aliases={
             **JOB_ALIASES,
+            **PAGE_ALIASES,
             "supplier_id": "supplier_business_id",
             "supplier": "supplier_business_id",
             "business_id": "supplier_business_id",
@@ -67,8 +70,10 @@ class RecommendBasketInput(JobInput):
     include_ordered: Annotated[bool | None, Field(description="With ordered parts.")] = None
 
 
-class RecommendBasketOutput(ToolOutput):
-    suppliers: list[SupplierOffers] | None = None
+class RecommendBasketOutput(ToolOutput, NextCursor):
+    suppliers: list[SupplierOffers] | None = Field(
+        default=None, description="One page of offers, by supplier (a supplier continues on the next page)."
+    )
     ready_selection: SelectionArguments | None = Field(
         default=None, description="Pass as is to place_procurement."
     )
@@ -103,16 +108,19 @@ def selection_arguments(job: m.Identity, offers: Sequence[m.OfferV1]) -> Selecti
 
 
 async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Reply[RecommendBasketOutput]:
+    window = Window.of("recommend_basket", args, cursor_key(ctx.rails.client))
     basket, parts, confirmable = await basket_and_parts(ctx, "recommend_basket", args.job)
     reading = basket_reading(basket, parts, confirmable, recommend_selection(basket, parts, confirmable))
     ready, uncovered = reading.ready, reading.not_confirmable
     shown = _shown(reading.suppliers, args)
+    offers = [(s, o) for s in shown for o in s.offers]
+    page, next_cursor = window.cut(offers)
     output = RecommendBasketOutput(
-        suppliers=shown,
+        suppliers=_by_supplier(page),
         estimated_parts_not_confirmable=[str(p.id) for p in uncovered],
         unpriced_parts=[str(p.id) for p in reading.unpriced],
         currency_note=CURRENCY_NOTE,
-    )
+    ).carry(next_cursor)
     if ready:
         output.ready_selection = selection_arguments(args.job, ready)
         output.ready_selection_total = reading.ready_total
@@ -122,11 +130,11 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
         if next_tool is not None:  # no tool here can help: the reason says what can
             output.next_tool = next_tool
     stranded = f" No confirmable offer for: {_named(uncovered)}." if uncovered else ""
-    offers = sum(len(s.offers) for s in shown)
     return Reply(
         output,
-        f"{offers} offer(s) shown from {len(shown)} supplier(s) of {len(basket.suppliers)}; "
-        f"{sum(1 for s in reading.suppliers if s.confirmable)} confirmable. "
+        f"{len(shown)} of {len(basket.suppliers)} supplier(s) shown, "
+        f"{sum(1 for s in reading.suppliers if s.confirmable)} confirmable; "
+        f"{window.summary(len(page), len(offers), 'offer(s)')}. "
         + (
             f"ready_selection places {len(ready)} offer(s) for {reading.ready_total}."
             if ready
@@ -149,6 +157,16 @@ def _shown(suppliers: Sequence[SupplierOffers], args: RecommendBasketInput) -> l
         if offers:
             shown.append(s.model_copy(update={"offers": offers}))
     return shown
+
+
+def _by_supplier(page: Sequence[tuple[SupplierOffers, OfferView]]) -> list[SupplierOffers]:
+    """A page of offers grouped again under their suppliers, in the order they came."""
+    blocks: list[SupplierOffers] = []
+    for supplier, offer in page:
+        if not blocks or blocks[-1].business_id != supplier.business_id:
+            blocks.append(supplier.model_copy(update={"offers": []}))
+        blocks[-1].offers.append(offer)
+    return blocks
 
 
 def _nothing_to_place(
@@ -188,9 +206,8 @@ def _named(parts: Sequence[m.PartV1]) -> str:
 RECOMMEND_BASKET = declare(
     recommend_basket,
     hints(read_only=True, idempotent=True),
-    "Read the job's latest priced basket, grouped by supplier. Only a supplier marked "
-    "confirmable can confirm an order placed here; ready_selection is a complete argument "
-    "object for place_procurement using such a supplier.",
+    "Read the job's priced basket, offers by supplier (paged). Only a confirmable supplier can "
+    "confirm an order; ready_selection (whole basket) is place_procurement's arguments, as is.",
     correct=job_correction,
 )
 

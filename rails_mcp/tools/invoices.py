@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
+from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
 from rails_mcp.present import InvoiceView, OrderMatch, invoice_view, match_order
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
@@ -21,11 +22,12 @@ from .views import job_ctx, procurement_ctx, wire
 __all__ = ["RECONCILE_INVOICE"]
 
 
-class ReconcileInvoiceInput(ToolInput):
+class ReconcileInvoiceInput(PageInput, ToolInput):
     repairs = Repairs(
         aliases={
             **JOB_ALIASES,
             **PROCUREMENT_ALIASES,
+            **PAGE_ALIASES,
             "invoice": "invoice_id",
             "invoiceId": "invoice_id",
         },
@@ -34,21 +36,24 @@ class ReconcileInvoiceInput(ToolInput):
     )
 
     procurement_id: Annotated[UUID | None, Field(description="One order.")] = None
-    job: Annotated[Identity | None, Field(description="Its orders.")] = None
+    job: Annotated[Identity | None, Field(description="All its orders (paged).")] = None
     invoice_id: Annotated[UUID | None, Field(description="One invoice.")] = None
 
 
-class ReconcileInvoiceOutput(ToolOutput):
+class ReconcileInvoiceOutput(ToolOutput, NextCursor):
     notice: str | None = None
-    status: Literal["reconciled", "needs_attention", "nothing_to_reconcile"] | None = None
-    orders: list[OrderMatch] | None = None
-    invoices: list[InvoiceView] | None = None
+    status: Literal["reconciled", "needs_attention", "nothing_to_reconcile"] | None = Field(
+        default=None, description="Over every order asked for, not only this page."
+    )
+    orders: list[OrderMatch] | None = Field(
+        default=None, description="One page of orders, those needing attention first."
+    )
+    invoices: list[InvoiceView] | None = Field(
+        default=None, description="The invoices of this page's orders."
+    )
     reason: str | None = None
     next_tool: Literal["confirm_procurement"] | None = None
 
-
-#: Orders a reconciliation by job shows (those needing attention first); the rest are counted.
-SHOWN_ORDERS = 10
 
 #: What to do about a difference: the server reads invoices, it never changes one.
 _ATTENTION = (
@@ -109,6 +114,7 @@ async def _invoices_and_orders(
 
 async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Reply[ReconcileInvoiceOutput]:
     _check_selectors(args)
+    window = Window.of("reconcile_invoice", args, cursor_key(ctx.rails.client))
     invoices, orders = await _invoices_and_orders(ctx, args)
     if not invoices:
         return Reply(
@@ -128,39 +134,46 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
         if pid in by_order
     ]
     unmatched = sorted({str(i.procurement_id) for i in invoices if i.procurement_id not in by_order})
-    matches.sort(key=lambda x: x.matched)  # those needing attention first
-    shown = matches[:SHOWN_ORDERS]
+    matches.sort(key=lambda x: x.matched)  # those needing attention first, else in the wire's order
+    shown, next_cursor = window.cut(matches)
     attention = [x for x in matches if not x.matched]
+    on_page = {x.procurement_id for x in shown}
     output = ReconcileInvoiceOutput(
         notice=m.EXTENSION_BANNER,
         status="needs_attention" if attention or unmatched else "reconciled",
         orders=shown,
-        invoices=[
-            invoice_view(i) for i in invoices if str(i.procurement_id) in {x.procurement_id for x in shown}
-        ],
-    )
+        invoices=[invoice_view(i) for i in invoices if str(i.procurement_id) in on_page],
+    ).carry(next_cursor)
     notes = [_ATTENTION] if attention else []
     if unmatched:
         notes.append(f"Invoices name orders this repairer cannot read: {', '.join(unmatched)}.")
-    if len(matches) > len(shown):
-        hidden = matches[len(shown) :]
+    if next_cursor is not None:
+        later = matches[window.start + len(shown) :]
         notes.append(
-            f"{len(hidden)} more order(s) not shown ({sum(not x.matched for x in hidden)} needing "
-            "attention): reconcile each by procurement_id (list_procurements names them)."
+            f"{len(later)} more order(s) on later pages ({sum(not x.matched for x in later)} needing "
+            "attention): call again with cursor=next_cursor."
         )
     if notes:
         output.reason = " ".join(notes)
-    return Reply(output, _summary(matches, attention))
+    return Reply(output, _summary(window, matches, shown, attention))
 
 
-def _summary(matches: list[OrderMatch], attention: list[OrderMatch]) -> str:
-    invoiced = ", ".join(f"{x.invoiced_total} invoiced of {x.ordered_total} ordered" for x in matches[:3])
-    more = f" and {len(matches) - 3} more" if len(matches) > 3 else ""
+def _summary(
+    window: Window, matches: list[OrderMatch], shown: list[OrderMatch], attention: list[OrderMatch]
+) -> str:
+    """The whole answer's verdict, then which orders this page shows."""
+    invoiced = ", ".join(f"{x.invoiced_total} invoiced of {x.ordered_total} ordered" for x in shown[:3])
+    more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+    page = (
+        f"; shown: {window.summary(len(shown), len(matches), 'order(s)')}"
+        if len(shown) < len(matches)
+        else ""
+    )
     if not attention:
-        return f"{len(matches)} order(s) reconciled, every line matched: {invoiced}{more}."
+        return f"{len(matches)} order(s) reconciled, every line matched{page}: {invoiced}{more}."
     lines = sum(len(x.differences or []) for x in attention)
     return (
-        f"{len(attention)} of {len(matches)} order(s) need attention ({lines} differing line(s)): "
+        f"{len(attention)} of {len(matches)} order(s) need attention ({lines} differing line(s)){page}: "
         f"{invoiced}{more}."
     )
 

@@ -103,7 +103,7 @@ class TrackProcurementInput(PageInput, ToolInput):
     procurement_id: ProcurementId
     view: Annotated[
         Literal["repairer", "supplier"],
-        Field(description="Whose view: the buyer (repairer) or the supplier."),
+        Field(description="The buyer's (repairer) or the supplier's."),
     ] = "repairer"
 
 

@@ -368,11 +368,11 @@ async def _placement_accepted(ctx: ToolContext, args: PlaceProcurementInput) -> 
 PLACE_PROCUREMENT = declare(
     place_procurement,
     hints(read_only=False, idempotent=False),
-    "(Proposed extension beyond 2026-01.) Order basket offers: creates an order_requested "
-    "procurement and marks its parts ordered. All offers must come from ONE confirmable supplier "
-    "and cover parts not yet ordered, else nothing is written and the error names offers that "
-    "would work. A person may be asked to approve first (result: approval); if declined, "
-    "nothing is placed. Not idempotent: a second call orders again. Next: confirm_procurement.",
+    "(Proposed extension beyond 2026-01.) Order basket offers: an order_requested procurement; "
+    "its parts become ordered. Offers must be from ONE confirmable supplier, for parts not yet "
+    "ordered, else nothing is written and the error names offers that work. A person may have to "
+    "approve (result: approval; declined: nothing placed). Each call orders again. "
+    "Next: confirm_procurement.",
     extension=True,
     correct=_correct_placement,
     probe=_placement_accepted,

@@ -201,5 +201,5 @@ async def list_work_providers(
 LIST_WORK_PROVIDERS = declare(
     list_work_providers,
     hints(read_only=True, idempotent=True),
-    "List the insurers (work providers) a job can be billed to: an id is open_repair_job's work_provider_id.",
+    "List the insurers (work providers) that pay for jobs: an id is open_repair_job's work_provider_id.",
 )

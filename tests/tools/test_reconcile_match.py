@@ -14,7 +14,6 @@ import pytest
 from rails_mcp.client import Credentials, RailsClient
 from rails_mcp.config import DEMO_REPAIRER, DEMO_SUPPLIER
 from rails_mcp.tools import Rails
-from rails_mcp.tools.invoices import SHOWN_ORDERS
 from tests.support.mcp_support import (
     AMI,
     QUICKSTART,
@@ -269,14 +268,21 @@ async def test_a_credit_note_is_taken_off_the_invoice_it_corrects():
     }
 
 
-async def test_by_job_the_answer_is_bounded_and_shows_the_orders_needing_attention_first():
-    count = SHOWN_ORDERS + 5
+async def test_by_job_the_answer_is_paged_and_shows_the_orders_needing_attention_first():
+    count, limit = 15, 10
     orders = [_procurement(_pid(n)) for n in range(count)]
     invoices = [_invoice(_pid(n), n, price="150.00" if n == count - 1 else "100.00") for n in range(count)]
     async with session_over(_answering(orders, invoices)) as s:
-        out = await s.ok("reconcile_invoice", {"job": {"id": JOB_ID}})
-    assert out["status"] == "needs_attention"
-    assert len(out["orders"]) == SHOWN_ORDERS
-    assert out["orders"][0]["procurement_id"] == _pid(count - 1)
-    assert {i["procurement_id"] for i in out["invoices"]} == {o["procurement_id"] for o in out["orders"]}
-    assert "5 more order(s) not shown (0 needing attention)" in out["reason"]
+        first = await s.ok("reconcile_invoice", {"job": {"id": JOB_ID}, "limit": limit})
+        last = await s.ok(
+            "reconcile_invoice", {"job": {"id": JOB_ID}, "limit": limit, "cursor": first["next_cursor"]}
+        )
+    assert first["status"] == last["status"] == "needs_attention"  # the verdict is the whole job's
+    assert len(first["orders"]) == limit
+    assert first["orders"][0]["procurement_id"] == _pid(count - 1)
+    assert {i["procurement_id"] for i in first["invoices"]} == {o["procurement_id"] for o in first["orders"]}
+    assert "5 more order(s) on later pages (0 needing attention)" in first["reason"]
+    assert "next_cursor" not in last
+    assert len(last["orders"]) == count - limit
+    shown = [o["procurement_id"] for page in (first, last) for o in page["orders"]]
+    assert sorted(shown) == sorted(_pid(n) for n in range(count))
