@@ -91,12 +91,12 @@ async def test_the_input_schemas_name_the_spec_arguments(tmp_path: Path, era: st
         "get_repair_job": {"job"},
         "identify_parts": {"job", "parts"},
         "list_parts": {"job", "status", *paged},
-        "recommend_basket": {"job", "supplier_business_id", "confirmable_only", "include_ordered"},
+        "recommend_basket": {"job", "supplier_business_id", "confirmable_only", "include_ordered", *paged},
         "place_procurement": {"job", "offer_selections", "dry_run"},
         "list_procurements": {"job", "status", "supplier_business_id", *paged},
         "track_procurement": {"procurement_id", "view", *paged},
         "confirm_procurement": {"procurement_id"},
-        "reconcile_invoice": {"procurement_id", "job", "invoice_id"},
+        "reconcile_invoice": {"procurement_id", "job", "invoice_id", *paged},
     }
     async with mcp_session(tmp_path, era) as s:
         listed = await s.client.list_tools()
