@@ -63,13 +63,20 @@ class InvalidIdentifier(Shape):
     reason: str = Field(description="Why the wire refused it.")
 
 
+class ReasonCount(Shape):
+    """How many identifiers the wire refused for one reason."""
+
+    reason: str = Field(description="The reason the wire gave.")
+    count: int = Field(description="Identifiers refused for it.")
+
+
 class PrepareVehicleOutput(ToolOutput):
     """``invalid_identifiers`` is the first :data:`SHOWN_INVALID`; ``invalid_by_reason`` counts all."""
 
     submitted: int | None = None
     queued: int | None = None
     invalid: int | None = None
-    invalid_by_reason: dict[str, int] | None = None
+    invalid_by_reason: list[ReasonCount] | None = None
     invalid_identifiers: list[InvalidIdentifier] | None = None
     next_tool: Literal["open_repair_job"] | None = None
 
@@ -81,15 +88,15 @@ SHOWN_REASONS = 10
 OTHER_REASONS = "(other reasons)"
 
 
-def _by_reason(invalid: list[InvalidIdentifier]) -> dict[str, int]:
+def _by_reason(invalid: list[InvalidIdentifier]) -> list[ReasonCount]:
     """How many identifiers each reason refused, most common first, at most SHOWN_REASONS named."""
     counts: dict[str, int] = {}
     for item in invalid:
         counts[item.reason] = counts.get(item.reason, 0) + 1
     ranked = sorted(counts.items(), key=lambda pair: -pair[1])
-    named = dict(ranked[:SHOWN_REASONS])
+    named = [ReasonCount(reason=reason, count=count) for reason, count in ranked[:SHOWN_REASONS]]
     rest = sum(count for _, count in ranked[SHOWN_REASONS:])
-    return {**named, OTHER_REASONS: rest} if rest else named
+    return [*named, ReasonCount(reason=OTHER_REASONS, count=rest)] if rest else named
 
 
 #: A batch larger than this is prepared in chunks of this size, reporting progress as each lands
@@ -153,8 +160,8 @@ PREPARE_VEHICLE = declare(
     prepare_vehicle,
     hints(read_only=False, idempotent=True),
     "Warm the parts catalogue for 1–1000 vehicles before opening jobs: each identifier is "
-    '{"vin": "<17 chars>"} or {"vrm": "<plate>"}. Changes no job; returns the invalid '
-    "identifiers (first 20) and counts by reason.",
+    '{"vin": "<17 chars>"} or {"vrm": "<plate>"}. Changes no job; returns invalid '
+    "identifiers (first 20), counted by reason.",
     probe=runs(prepare_vehicle),
 )
 

@@ -137,7 +137,7 @@ async def test_write_tools_return_what_they_changed_not_the_whole_job(tmp_path: 
     prepared = results["prepare_vehicle"].structured_content or {}
     assert (prepared["submitted"], prepared["queued"], prepared["invalid"]) == (1000, 10, 990)
     assert len(prepared["invalid_identifiers"]) == 20
-    assert sum(prepared["invalid_by_reason"].values()) == 990
+    assert sum(r["count"] for r in prepared["invalid_by_reason"]) == 990
     assert "truncated" not in prepared
 
 
