@@ -66,6 +66,7 @@ SERVER_FIELDS = (
     *WIRE_FIELDS,
     "order_approval",
     "max_order_total",
+    "result_token_budget",
     "read_only",
     "tools",
     "audit_log",
@@ -238,6 +239,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
         approval=gate_from_settings(settings),
         audit=audit,
         transport=transport,
+        result_token_budget=settings.result_token_budget,
     )
     if settings.webhooks:
         integrations = [settings.repairer().integration_id, settings.supplier().integration_id]

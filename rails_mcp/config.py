@@ -22,6 +22,7 @@ from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rails_mcp.paths import default_config_dir, default_state_dir
+from rails_mcp.wire.budget import DEFAULT_TOKEN_BUDGET, HARD_TOKEN_CAP
 from rails_mcp.wire.limits import DEMO_REPAIRER, DEMO_SUPPLIER, TENANT_PATTERN, TENANT_RULE
 
 __all__ = [
@@ -209,6 +210,15 @@ class Settings(BaseSettings):
             "[default: generated in $RAILS_STATE_DIR/approval.key, mode 0600].",
         ),
     ] = None
+    result_token_budget: Annotated[
+        int,
+        Field(
+            ge=1_000,
+            le=HARD_TOKEN_CAP,
+            description="Largest tool result or resource read, in tokens (characters ÷ 4); a bigger "
+            f"one is cut and says how to get the rest. At most {HARD_TOKEN_CAP:,}.",
+        ),
+    ] = DEFAULT_TOKEN_BUDGET
     max_order_total: Annotated[
         Decimal | None,
         Field(gt=0, description="Refuse an order whose total exceeds this, in the order's currency."),

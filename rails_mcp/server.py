@@ -43,7 +43,7 @@ from rails_mcp.audit import AuditLog
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure, arguments_error, internal_error
 from rails_mcp.governance import Governance
-from rails_mcp.paging import single_page
+from rails_mcp.paging import PageInput, Window, cursor_key, single_page
 from rails_mcp.present import ApprovalOutcome, OrderForApproval
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
 from rails_mcp.tools import (
@@ -56,6 +56,7 @@ from rails_mcp.tools import (
 from rails_mcp.tools.correct import corrected
 from rails_mcp.tools.lookup import closest_tool, remember
 from rails_mcp.tools.publish import published
+from rails_mcp.wire.budget import CHARS_PER_TOKEN, DEFAULT_TOKEN_BUDGET, fit
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import EXTENSION_BANNER
 from rails_mcp.wire.untrusted import fence, one_line, quote, safe_json
@@ -103,15 +104,93 @@ def _error_result(extension: bool, info: ToolError) -> CallToolResult:
     structured: dict[str, Any] = {"is_extension": extension, "error": info.public()}
     lead = f"{EXTENSION_BANNER}\n" if extension else ""
     summary = f"{lead}Error {info.code}: {info.message} Fix: {info.fix}"
+    return _shaped(summary, structured, DEFAULT_TOKEN_BUDGET, "Narrow the call.", is_error=True)
+
+
+#: How to get what a cut left out, for a tool without a cursor: the resource or a narrower call.
+_REST: dict[str, str] = {
+    "identify_parts": "list_parts lists every part of the job.",
+    "list_parts": "Read rails://jobs/{external}/parts for the job's parts.",
+    "recommend_basket": "Read rails://jobs/{external}/basket for the whole basket.",
+    "prepare_vehicle": "Send fewer identifiers per call to see every invalid one.",
+    "track_procurement": "Read rails://procurements/{id}/events.",
+    "reconcile_invoice": "Read rails://procurements/{id}/invoices.",
+}
+
+
+def _rest(tool: ToolDef[Any, Any]) -> str:
+    """How to get the rest of a cut result of ``tool``: its cursor when it has one."""
+    if "cursor" in tool.input_model.model_fields:
+        return f"Call {tool.name} again with the next_cursor it returns, or a smaller limit."
+    return _REST.get(tool.name, "Narrow the call (a filter or fewer items).")
+
+
+#: Told the result before and after a budget cut (a paged tool moves its next_cursor).
+OnCut = Callable[[dict[str, Any], dict[str, Any]], None]
+#: Room kept for a next_cursor a cut page gains (an issued cursor is 27 characters).
+_CURSOR_ROOM = 64
+
+
+def _continue_after_cut(tool: ToolDef[Any, Any], ctx: ToolContext, args: BaseModel) -> OnCut | None:
+    """For a paged tool: when the budget cut its page short, the next page starts right after
+    the last item shown, so paging still returns every item exactly once."""
+    if not isinstance(args, PageInput):
+        return None
+    window = Window.of(tool.name, args, cursor_key(ctx.rails.client))  # the tool accepted its cursor
+
+    def moved(before: dict[str, Any], after: dict[str, Any]) -> None:
+        for key, items in before.items():
+            kept: object = after.get(key)
+            if not (isinstance(items, list) and isinstance(kept, list)):
+                continue
+            shown = len(cast("list[Any]", kept))
+            if shown < len(cast("list[Any]", items)):
+                after["next_cursor"] = window.encode(window.start + shown)
+                return
+
+    return moved
+
+
+def _shaped(
+    summary: str,
+    structured: dict[str, Any],
+    budget: int,
+    rest: str,
+    *,
+    is_error: bool = False,
+    on_cut: OnCut | None = None,
+) -> CallToolResult:
+    """The one place a result is built: summary, fenced data, and the token budget kept.
+
+    A result whose text block and structured content together exceed ``budget`` tokens loses
+    items from its longest lists until it fits; ``truncated`` and the summary then say what
+    was cut and how to get the rest, so nothing goes missing silently.
+    """
+    limit = budget * CHARS_PER_TOKEN
+
+    def said(value: dict[str, Any]) -> str:
+        note = value.get("truncated")
+        return f"{summary}\n{note}" if note else summary
+
+    def size(value: dict[str, Any]) -> int:
+        return len(_text(said(value), value)) + len(
+            json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        )
+
+    fitted = fit(structured, size, limit - (_CURSOR_ROOM if on_cut else 0), rest, budget)
+    if on_cut is not None and fitted is not structured:
+        on_cut(structured, fitted)
+    summary = said(fitted)
+    structured = fitted
     return CallToolResult(
         content=[TextContent(type="text", text=_text(summary, structured))],
         structured_content=structured,
-        is_error=True,
+        is_error=is_error,
     )
 
 
 async def execute(
-    tool: ToolDef[Any, Any], ctx: ToolContext, arguments: dict[str, Any]
+    tool: ToolDef[Any, Any], ctx: ToolContext, arguments: dict[str, Any], budget: int = DEFAULT_TOKEN_BUDGET
 ) -> CallToolResult | InputRequiredResult:
     """Validate, run, and shape one tool call. Nothing raised here reaches the client."""
     try:
@@ -136,10 +215,7 @@ async def execute(
     structured = {"is_extension": tool.extension, **data}
     summary = _prose(reply.summary)
     summary = f"{EXTENSION_BANNER}\n{summary}" if tool.extension else summary
-    return CallToolResult(
-        content=[TextContent(type="text", text=_text(summary, structured))],
-        structured_content=structured,
-    )
+    return _shaped(summary, structured, budget, _rest(tool), on_cut=_continue_after_cut(tool, ctx, args))
 
 
 def unknown_tool_result(name: str, known: list[str]) -> CallToolResult:
@@ -244,8 +320,14 @@ class _ToolHandlers:
     """``tools/list`` and ``tools/call`` for one server: governance first, then the tool."""
 
     def __init__(
-        self, rails: Rails, hub: ResourceHub, governance: Governance, tools: Sequence[ToolDef[Any, Any]]
+        self,
+        rails: Rails,
+        hub: ResourceHub,
+        governance: Governance,
+        tools: Sequence[ToolDef[Any, Any]],
+        budget: int = DEFAULT_TOKEN_BUDGET,
     ) -> None:
+        self.budget = budget
         self.rails = rails
         self.hub = hub
         self.governance = governance
@@ -300,7 +382,7 @@ class _ToolHandlers:
         token = _CAPTURE.set(lines)
         try:
             with _DEBUG_WHILE_ASKED if _wants_debug(ctx) else contextlib.nullcontext():
-                return await execute(tool, context, arguments)
+                return await execute(tool, context, arguments, self.budget)
         finally:
             _CAPTURE.reset(token)
 
@@ -332,6 +414,7 @@ def build_server(
     approval: ApprovalGate | None = None,
     audit: AuditLog | None = None,
     transport: str = "in-memory",
+    result_token_budget: int = DEFAULT_TOKEN_BUDGET,
 ) -> Server[Any]:
     """A lowlevel SDK ``Server`` with ``tools`` over ``rails``, ready for any transport.
 
@@ -339,11 +422,13 @@ def build_server(
     prompt and resource subscriptions, and keeps each procurement's event history.
     ``controls`` (read-only, allow-list, spending limit), ``approval`` (the human-approval
     gate; ``None`` = approval off) and ``audit`` (one JSON line per tool call) govern what
-    the agent may do; ``transport`` is what the audit log records.
+    the agent may do; ``transport`` is what the audit log records. ``result_token_budget``
+    bounds every tool result and resource read (see :mod:`rails_mcp.wire.budget`).
     """
     hub = hub if hub is not None else ResourceHub(rails.client, suppliers=rails.suppliers)
     governance = Governance(rails, controls or Controls(), approval, audit, transport)
-    handlers = _ToolHandlers(rails, hub, governance, tools)
+    hub.readers.token_budget = result_token_budget
+    handlers = _ToolHandlers(rails, hub, governance, tools, result_token_budget)
     _capture_wire_calls()
     server: Server[Any] = Server(
         "rails-mcp",

@@ -32,6 +32,7 @@ from rails_mcp.resources.views import (
     procurement_view,
 )
 from rails_mcp.wire import models as m
+from rails_mcp.wire.budget import CHARS_PER_TOKEN, DEFAULT_TOKEN_BUDGET, fit
 from rails_mcp.wire.errors import NotFound
 from rails_mcp.wire.untrusted import quote, safe_json
 
@@ -44,6 +45,18 @@ MAX_KNOWN_JOBS = 50
 def _json(value: Any) -> str:
     """A resource's JSON as the model reads it: exact values, nothing invisible or rendered raw."""
     return safe_json(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+#: How to get what a cut resource left out: the tool that pages the same list.
+_REST = (
+    "The tools page what a resource cannot show whole: list_parts and list_procurements (cursor), "
+    "recommend_basket, track_procurement, reconcile_invoice."
+)
+
+
+def _bounded(value: dict[str, Any], budget: int) -> str:
+    """``value`` as :func:`_json`, its longest lists cut to fit ``budget`` tokens, the cut said."""
+    return _json(fit(value, lambda v: len(_json(v)), budget * CHARS_PER_TOKEN, _REST, budget))
 
 
 def _uuid(value: str, what: str) -> UUID:
@@ -96,6 +109,8 @@ class Readers:
         suppliers: ConfirmableSuppliers,
     ) -> None:
         self.client = client
+        #: The largest read, in tokens; the server sets it from its configuration.
+        self.token_budget = DEFAULT_TOKEN_BUDGET
         self._log = log
         self._jobs = jobs
         self.seeded_job = seeded_job
@@ -111,30 +126,33 @@ class Readers:
             case "tools_guide":
                 return TOOLS_GUIDE
             case "scenario":
-                return _json(await self.scenario())
+                return self._json(await self.scenario())
             case "businesses":
-                return _json(await self._businesses())
+                return self._json(await self._businesses())
             case "work_providers":
                 listed = await self.client.repairer.work_providers.list()
-                return _json({"work_providers": [w.model_dump(mode="json") for w in listed.items]})
+                return self._json({"work_providers": [w.model_dump(mode="json") for w in listed.items]})
             case "job":
                 job = await self.client.repairer.jobs.get(identity=m.ExternalIdentity(external=v["external"]))
                 self._jobs.note(job.id, job.external_id)
-                return _json(job_view(job))
+                return self._json(job_view(job))
             case "parts":
                 parts = await self.client.repairer.jobs.parts.list(job_identity=self._external(v))
-                return _json({"job": {"external": v["external"]}, **parts_view(parts.items)})
+                return self._json({"job": {"external": v["external"]}, **parts_view(parts.items)})
             case "basket":
-                return _json(await self._basket(v["external"]))
+                return self._json(await self._basket(v["external"]))
             case "procurement":
-                return _json(await self._procurement(_uuid(v["id"], "The procurement id")))
+                return self._json(await self._procurement(_uuid(v["id"], "The procurement id")))
             case "invoices":
-                return _json(await self._invoices(_uuid(v["id"], "The procurement id")))
+                return self._json(await self._invoices(_uuid(v["id"], "The procurement id")))
             case "events":
                 pid = _uuid(v["id"], "The procurement id")
-                return _json({"procurement_id": str(pid), **history_view(self._log.history(pid))})
+                return self._json({"procurement_id": str(pid), **history_view(self._log.history(pid))})
             case _:
                 assert_never(reader)
+
+    def _json(self, value: dict[str, Any]) -> str:
+        return _bounded(value, self.token_budget)
 
     @staticmethod
     def _external(v: dict[str, str]) -> m.ExternalIdentity:
@@ -181,7 +199,11 @@ class Readers:
     # --- scenario://current ---------------------------------------------------------------------
 
     async def scenario(self) -> dict[str, Any]:
-        """This tenant's world as the tools see it: jobs, parts, who confirms, what is ordered."""
+        """This tenant's world in summary: totals, the jobs needing action first, links to the rest.
+
+        Bounded whatever the world's size: each job is counts and links (its parts, basket and
+        orders are paged resources and tools), and at most :data:`SCENARIO_JOBS` jobs are shown.
+        """
         suppliers = await self._suppliers.businesses()
         confirmable = frozenset(b.id for b in suppliers)
         idents: list[m.Identity] = []
@@ -196,13 +218,19 @@ class Readers:
                 jobs.append(await self._scenario_job(ident, confirmable))
             except NotFound:
                 continue
+        # Jobs with something to do come first (stable: newest first within each group).
+        jobs.sort(key=lambda j: not j["needs_action"])
         return {
             "generated_at": now_rfc3339(),
             "tenant": self.client.tenant,
-            "confirmable_suppliers": [b.model_dump(mode="json") for b in suppliers],
-            "jobs": jobs,
+            "confirmable_suppliers": [b.model_dump(mode="json") for b in suppliers[:SCENARIO_LIST]],
+            "totals": _totals(jobs),
+            "jobs": jobs[:SCENARIO_JOBS],
+            "jobs_not_shown": max(len(jobs) - SCENARIO_JOBS, 0),
             "guard": "Only orders placed entirely with a confirmable supplier can be confirmed; "
             "place_procurement refuses anything else before it reaches the wire.",
+            "more": "Each job links its resources; list_parts, recommend_basket and list_procurements "
+            "page the details.",
         }
 
     async def _scenario_job(self, ident: m.Identity, confirmable: frozenset[UUID]) -> dict[str, Any]:
@@ -215,35 +243,72 @@ class Readers:
         procurements = (await self.client.repairer.procurements.list(job_identity=by_id)).items
         bview = basket_view(basket, parts, confirmable)
         ready = bview["ready_order"]
+        by_status: dict[str, int] = {}
+        for p in procurements:
+            by_status[p.status.value] = by_status.get(p.status.value, 0) + 1
+        awaiting = [p for p in procurements if p.status is m.ProcurementStatus.ORDER_REQUESTED]
+        external = job.external_id
         return {
             "job": {
                 "id": str(job.id),
-                "external_id": job.external_id,
+                "external_id": external,
                 "job_number": job.job_number,
                 "claim_number": job.claim_number,
                 "vehicle": job.vehicle.model_dump(mode="json") if job.vehicle else None,
-                "resource": job_uri(job.external_id) if job.external_id else None,
             },
-            "parts": [
-                {"id": str(p.id), "description": p.description, "status": p.status.value} for p in parts
-            ],
-            "ready_order": ready,
-            "estimated_parts_not_confirmable": bview["estimated_parts_not_confirmable"],
-            "procurements": [
-                {
-                    "id": str(p.id),
-                    "reference": p.reference,
-                    "status": p.status.value,
-                    "supplier": p.supplier_business.name,
-                    "confirmable": p.supplier_business.id in confirmable,
-                    "total": procurement_view(p)["total"],
-                    "currency_code": p.currency_code,
-                    "resource": procurement_uri(p.id),
-                }
-                for p in procurements
-            ],
+            "parts": {
+                "estimated": sum(1 for p in parts if p.status is m.PartStatusV1.ESTIMATED),
+                "ordered": sum(1 for p in parts if p.status is m.PartStatusV1.ORDERED),
+                "not_confirmable": len(bview["estimated_parts_not_confirmable"]),
+            },
+            "ready_order": {"offers": len(ready["offers"]), "total": ready["total"]} if ready else None,
+            "procurements": by_status,
+            "awaiting_confirmation": [_order_brief(p, confirmable) for p in awaiting[:SCENARIO_LIST]],
             "next_step": _next_step(procurements, ready),
+            "needs_action": bool(awaiting or ready),
+            "resources": _job_links(external) if external else None,
         }
+
+
+#: Jobs scenario://current details (those needing action first); the rest are counted.
+SCENARIO_JOBS = 20
+#: Items of any one list inside the scenario (suppliers, a job's open orders).
+SCENARIO_LIST = 5
+
+
+def _order_brief(p: m.BuyerProcurementV1, confirmable: frozenset[UUID]) -> dict[str, Any]:
+    return {
+        "id": str(p.id),
+        "reference": p.reference,
+        "supplier": p.supplier_business.name,
+        "confirmable": p.supplier_business.id in confirmable,
+        "total": procurement_view(p)["total"],
+        "currency_code": p.currency_code,
+        "resource": procurement_uri(p.id),
+    }
+
+
+def _job_links(external: str) -> dict[str, str]:
+    return {
+        "job": job_uri(external),
+        "parts": job_uri(external, "/parts"),
+        "basket": job_uri(external, "/basket"),
+    }
+
+
+def _totals(jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts over every job the scenario read, shown or not."""
+    procurements: dict[str, int] = {}
+    for job in jobs:
+        for status, count in job["procurements"].items():
+            procurements[status] = procurements.get(status, 0) + count
+    return {
+        "jobs": len(jobs),
+        "jobs_needing_action": sum(1 for j in jobs if j["needs_action"]),
+        "parts_estimated": sum(j["parts"]["estimated"] for j in jobs),
+        "parts_ordered": sum(j["parts"]["ordered"] for j in jobs),
+        "procurements": procurements,
+    }
 
 
 def _next_step(procurements: list[m.BuyerProcurementV1], ready: dict[str, Any] | None) -> str:

@@ -94,7 +94,33 @@ class PartsOutput(ToolOutput):
 
 
 class IdentifyPartsOutput(PartsOutput):
+    """``parts``: only those this call added or updated; ``counts``: the whole job's."""
+
+    parts_on_job: int | None = None
     next_tool: Literal["recommend_basket"] | None = None
+
+
+def _touched(sent: list[PartInput], items: list[m.PartV1]) -> list[m.PartV1]:
+    """The job's parts that ``sent`` named, in the order sent: by id, external id, or description.
+
+    The wire answers with every part of the job; a result that grew with the job would
+    repeat the whole job on every call, so only what this call changed goes back.
+    """
+    by_id = {p.id: p for p in items}
+    by_external = {p.external_id: p for p in items if p.external_id}
+    by_description = {p.description.strip().casefold(): p for p in reversed(items)}
+    touched: dict[object, m.PartV1] = {}
+    for part in sent:
+        ident = part.identity
+        if isinstance(ident, m.IdIdentity):
+            found = by_id.get(ident.id)
+        elif isinstance(ident, m.ExternalIdentity):
+            found = by_external.get(ident.external)
+        else:
+            found = by_description.get(part.description.strip().casefold())
+        if found is not None:
+            touched.setdefault(found.id, found)
+    return list(touched.values())
 
 
 async def identify_parts(ctx: ToolContext, args: IdentifyPartsInput) -> Reply[IdentifyPartsOutput]:
@@ -113,10 +139,14 @@ async def identify_parts(ctx: ToolContext, args: IdentifyPartsInput) -> Reply[Id
         ),
     )
     resp = await wire(wctx, ctx.rails.client.repairer.jobs.parts.insert(job_identity=args.job, parts=parts))
-    views, counts = parts_view(resp.items)
+    _, counts = parts_view(resp.items)
+    views, _ = parts_view(_touched(args.parts, resp.items))
     return Reply(
-        IdentifyPartsOutput(parts=views, counts=counts, next_tool="recommend_basket"),
-        f"{len(views)} part(s) on the job: {counts.estimated} estimated, {counts.ordered} ordered.",
+        IdentifyPartsOutput(
+            parts=views, counts=counts, parts_on_job=len(resp.items), next_tool="recommend_basket"
+        ),
+        f"{len(views)} part(s) added or updated; the job has {len(resp.items)}: "
+        f"{counts.estimated} estimated, {counts.ordered} ordered.",
     )
 
 
@@ -184,8 +214,8 @@ IDENTIFY_PARTS = declare(
     identify_parts,
     hints(read_only=False, idempotent=True),
     "Add or update parts on a job (upsert: a part is keyed by its identity, else its "
-    "description; nothing is deleted, ordered parts stay ordered). Returns all the job's parts "
-    "with status estimated|ordered.",
+    "description; nothing is deleted, ordered parts stay ordered). Returns the parts it changed "
+    "and the job's counts.",
     correct=_correct_parts,
     probe=_parts_accepted,
 )

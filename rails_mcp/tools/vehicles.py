@@ -64,11 +64,40 @@ class InvalidIdentifier(Shape):
     reason: str = Field(description="Why the wire refused it.")
 
 
+class ReasonCount(Shape):
+    """How many identifiers the wire refused for one reason."""
+
+    reason: str = Field(description="The reason the wire gave.")
+    count: int = Field(description="Identifiers refused for it.")
+
+
 class PrepareVehicleOutput(ToolOutput):
+    """``invalid_identifiers`` is the first :data:`SHOWN_INVALID`; ``invalid_by_reason`` counts all."""
+
     submitted: int | None = None
     queued: int | None = None
+    invalid: int | None = None
+    invalid_by_reason: list[ReasonCount] | None = None
     invalid_identifiers: list[InvalidIdentifier] | None = None
     next_tool: Literal["open_repair_job"] | None = None
+
+
+#: Invalid identifiers shown one by one; the rest are counted by reason, so 1,000 stay small.
+SHOWN_INVALID = 20
+#: Distinct reasons counted by name; any further ones are counted together.
+SHOWN_REASONS = 10
+OTHER_REASONS = "(other reasons)"
+
+
+def _by_reason(invalid: list[InvalidIdentifier]) -> list[ReasonCount]:
+    """How many identifiers each reason refused, most common first, at most SHOWN_REASONS named."""
+    counts: dict[str, int] = {}
+    for item in invalid:
+        counts[item.reason] = counts.get(item.reason, 0) + 1
+    ranked = sorted(counts.items(), key=lambda pair: -pair[1])
+    named = [ReasonCount(reason=reason, count=count) for reason, count in ranked[:SHOWN_REASONS]]
+    rest = sum(count for _, count in ranked[SHOWN_REASONS:])
+    return [*named, ReasonCount(reason=OTHER_REASONS, count=rest)] if rest else named
 
 
 #: A batch larger than this is prepared in chunks of this size, reporting progress as each lands
@@ -112,11 +141,19 @@ async def prepare_vehicle(ctx: ToolContext, args: PrepareVehicleInput) -> Reply[
     if failures:
         raise failures[0]
     invalid = [item for start in sorted(found) for item in found[start]]
+    shown = (
+        "" if len(invalid) <= SHOWN_INVALID else f" (the first {SHOWN_INVALID} listed, all counted by reason)"
+    )
     return Reply(
         PrepareVehicleOutput(
-            submitted=n, queued=n - len(invalid), invalid_identifiers=invalid, next_tool="open_repair_job"
+            submitted=n,
+            queued=n - len(invalid),
+            invalid=len(invalid),
+            invalid_by_reason=_by_reason(invalid),
+            invalid_identifiers=invalid[:SHOWN_INVALID],
+            next_tool="open_repair_job",
         ),
-        f"{n - len(invalid)} of {n} vehicle identifiers queued; {len(invalid)} invalid.",
+        f"{n - len(invalid)} of {n} vehicle identifiers queued; {len(invalid)} invalid{shown}.",
     )
 
 
@@ -124,7 +161,7 @@ PREPARE_VEHICLE = declare(
     prepare_vehicle,
     hints(read_only=False, idempotent=True),
     "Warm the parts catalogue for 1–1000 vehicles before opening jobs. Changes no job; returns "
-    "the invalid identifiers with the reason.",
+    "the invalid identifiers (first 20), counted by reason.",
     probe=runs(prepare_vehicle),
 )
 

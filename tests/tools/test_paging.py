@@ -65,7 +65,9 @@ async def test_paging_through_a_thousand_parts_returns_each_exactly_once(tmp_pat
             args: dict[str, Any] = {"job": BIG_JOB, **({"limit": limit} if limit else {})}
             pages = await every_page(s, "list_parts", args, "parts")
             ids = [p["id"] for page in pages for p in page]
-            assert len(pages) == expected_pages
+            # 200 parts overflow the 10,000-token result budget: the budget cuts each page short
+            # and its next_cursor continues right after the last part shown, so there are more pages.
+            assert len(pages) == expected_pages if limit != 200 else len(pages) > expected_pages
             assert all(len(page) <= (limit or 50) for page in pages)
             assert len(ids) == 1000
             assert len(set(ids)) == 1000
