@@ -22,7 +22,7 @@ import secrets
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar, cast
 
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS, PaginatedRequestParams
@@ -40,6 +40,7 @@ __all__ = [
     "PageInput",
     "Window",
     "cursor_key",
+    "paged_count",
     "single_page",
 ]
 
@@ -74,6 +75,11 @@ class PageInput(RepairableInput):
 
 class NextCursor(BaseModel):
     """The paging result field, the same on every list tool (mixed into its output model)."""
+
+    #: Where a result holds the items its window counts, when they are not simply its one list:
+    #: ``"orders"`` beside other lists, ``"suppliers[].offers"`` inside supplier blocks. A result
+    #: cut to fit its budget continues after the last of these shown (:func:`paged_count`).
+    paged_items: ClassVar[str | None] = None
 
     next_cursor: str | None = Field(
         default=None,
@@ -167,6 +173,17 @@ def _invalid_cursor(tool: str, args: PageInput) -> ToolError:
         field="cursor",
         example_arguments=first_page,
     )
+
+
+def paged_count(result: Mapping[str, Any], path: str) -> int:
+    """How many paged items ``result`` shows at ``path`` ("orders", "suppliers[].offers")."""
+    nodes: list[Any] = [result]
+    for step in path.split("."):
+        key, many = step.removesuffix("[]"), step.endswith("[]")
+        found = [cast("Mapping[str, Any]", n).get(key) for n in nodes if isinstance(n, Mapping)]
+        lists = [cast("list[Any]", v) for v in found if isinstance(v, list)]
+        nodes = [item for items in lists for item in items] if many else lists
+    return sum(len(cast("list[Any]", n)) for n in nodes)
 
 
 def single_page(method: str, params: PaginatedRequestParams | None) -> None:

@@ -43,7 +43,7 @@ from rails_mcp.audit import AuditLog
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure, arguments_error, internal_error
 from rails_mcp.governance import Governance
-from rails_mcp.paging import PageInput, Window, cursor_key, single_page
+from rails_mcp.paging import NextCursor, PageInput, Window, cursor_key, paged_count, single_page
 from rails_mcp.present import ApprovalOutcome, OrderForApproval
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
 from rails_mcp.tools import (
@@ -137,8 +137,15 @@ def _continue_after_cut(tool: ToolDef[Any, Any], ctx: ToolContext, args: BaseMod
     if not isinstance(args, PageInput):
         return None
     window = Window.of(tool.name, args, cursor_key(ctx.rails.client))  # the tool accepted its cursor
+    output = cast("type[BaseModel]", tool.output_model)
+    paged = output.paged_items if issubclass(output, NextCursor) else None
 
     def moved(before: dict[str, Any], after: dict[str, Any]) -> None:
+        if paged is not None:  # the window counts these items only, wherever they stand
+            shown = paged_count(after, paged)
+            if shown < paged_count(before, paged):
+                after["next_cursor"] = window.encode(window.start + shown)
+            return
         for key, items in before.items():
             kept: object = after.get(key)
             if not (isinstance(items, list) and isinstance(kept, list)):

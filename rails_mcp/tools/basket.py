@@ -21,6 +21,7 @@ from rails_mcp.present import (
     basket_reading,
     identity_view,
     money,
+    order_total,
 )
 from rails_mcp.wire import models as m
 from rails_mcp.wire.untrusted import quote
@@ -33,6 +34,7 @@ from .views import job_ctx, wire
 
 __all__ = [
     "RECOMMEND_BASKET",
+    "SELECTION_LIMIT",
     "SelectionArguments",
     "basket_and_parts",
     "corrected_selections",
@@ -71,6 +73,8 @@ class RecommendBasketInput(PageInput, JobInput):
 
 
 class RecommendBasketOutput(ToolOutput, NextCursor):
+    paged_items = "suppliers[].offers"
+
     suppliers: list[SupplierOffers] | None = Field(
         default=None, description="One page of offers, by supplier (a supplier continues on the next page)."
     )
@@ -121,9 +125,10 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
         unpriced_parts=[str(p.id) for p in reading.unpriced],
         currency_note=CURRENCY_NOTE,
     ).carry(next_cursor)
+    placeable = ready[:SELECTION_LIMIT]
     if ready:
-        output.ready_selection = selection_arguments(args.job, ready)
-        output.ready_selection_total = reading.ready_total
+        output.ready_selection = selection_arguments(args.job, placeable)
+        output.ready_selection_total = money(order_total(placeable))
         output.next_tool = "place_procurement"
     else:
         output.reason, next_tool = _nothing_to_place(parts, reading)
@@ -136,7 +141,7 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
         f"{sum(1 for s in reading.suppliers if s.confirmable)} confirmable; "
         f"{window.summary(len(page), len(offers), 'offer(s)')}. "
         + (
-            f"ready_selection places {len(ready)} offer(s) for {reading.ready_total}."
+            f"ready_selection places {_placed(placeable, ready)} for {output.ready_selection_total}."
             if ready
             else f"Nothing can be placed: {output.reason}"
         )
@@ -157,6 +162,19 @@ def _shown(suppliers: Sequence[SupplierOffers], args: RecommendBasketInput) -> l
         if offers:
             shown.append(s.model_copy(update={"offers": offers}))
     return shown
+
+
+#: The most offers one place_procurement call takes (its offer_selections limit).
+SELECTION_LIMIT = 100
+
+
+def _placed(placeable: Sequence[m.OfferV1], ready: Sequence[m.OfferV1]) -> str:
+    if len(placeable) == len(ready):
+        return f"{len(ready)} offer(s)"
+    return (
+        f"the first {len(placeable)} of {len(ready)} ready offers (one place_procurement call takes "
+        f"{SELECTION_LIMIT}; after placing them, recommend_basket offers the rest)"
+    )
 
 
 def _by_supplier(page: Sequence[tuple[SupplierOffers, OfferView]]) -> list[SupplierOffers]:

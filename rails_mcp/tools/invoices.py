@@ -41,6 +41,8 @@ class ReconcileInvoiceInput(PageInput, ToolInput):
 
 
 class ReconcileInvoiceOutput(ToolOutput, NextCursor):
+    paged_items = "orders"
+
     notice: str | None = None
     status: Literal["reconciled", "needs_attention", "nothing_to_reconcile"] | None = Field(
         default=None, description="Over every order asked for, not only this page."

@@ -43,7 +43,7 @@ from .base import (
     ToolOutput,
     hints,
 )
-from .basket import basket_and_parts, corrected_selections, selection_arguments
+from .basket import SELECTION_LIMIT, basket_and_parts, corrected_selections, selection_arguments
 from .declare import declare
 from .lookup import Candidate, Fix, procurement_correction
 from .parts import Quantity
@@ -125,7 +125,7 @@ class PlaceProcurementInput(ToolInput):
         list[OfferSelectionInput],
         Field(
             min_length=1,
-            max_length=100,
+            max_length=SELECTION_LIMIT,
             description="Basket offers; omitted fields are filled from the basket.",
         ),
     ]

@@ -84,13 +84,23 @@ def fit(
         path, items = max(found, key=lambda pair: _json_size(pair[1]))
         # The value may be counted more than once (a text block repeats it): weigh items alike.
         weight = max(current / _json_size(value), 1.0)
-        per_item = max(_json_size(items) / len(items) * weight, 1.0)
-        drop = max(1, int((current - limit) / per_item) + 1)
+        drop = _drop(items, current - limit, weight)
+        inner = [pair for pair in found if pair[0].startswith(f"{path}[")]
+        if drop >= len(items) and inner:  # a last block: cut inside it, not it away
+            path, items = max(inner, key=lambda pair: _json_size(pair[1]))
+            drop = _drop(items, current - limit, weight)
         cut = cuts.setdefault(path, Cut(path, 0, len(items)))
         del items[max(len(items) - drop, 0) :]
         cut.kept = len(items)
         value["truncated"] = cut_note([c for c in cuts.values() if c.kept < c.total], budget, rest)
     return value
+
+
+def _drop(items: list[Any], excess: int, weight: float) -> int:
+    """About how many trailing items to drop to shed ``excess`` characters: at most half the list
+    a step, so the other lists share the cut and a page keeps some of its items."""
+    per_item = max(_json_size(items) / len(items) * weight, 1.0)
+    return min(max(1, int(excess / per_item) + 1), max(1, len(items) // 2))
 
 
 def cut_note(cuts: list[Cut], budget: int, rest: str) -> str:

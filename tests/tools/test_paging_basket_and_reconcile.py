@@ -4,17 +4,27 @@ be altered or carried to another filter."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp import Client
 
-from tests.support.mcp_support import JOB, S1, Session, mcp_session
+from rails_mcp.runtime import open_rails
+from rails_mcp.server import build_server
+from rails_mcp.tools.basket import SELECTION_LIMIT
+from tests.support.mcp_support import JOB, S1, Session, mcp_session, settings_for, text_of
 from tests.tools.test_paging import altered
 
 pytestmark = pytest.mark.anyio
 
 BASKET_JOB = {"external": "PAGING-BASKET"}
+#: A result budget small enough that a default page is cut to fit (tokens).
+SMALL_BUDGET = 2_500
+#: More pages than any list here has: a cursor that does not move on fails, not hangs.
+MAX_PAGES = 200
 PRICED_PARTS = 120
 
 
@@ -29,10 +39,22 @@ async def _priced_job(s: Session, parts: int = PRICED_PARTS) -> None:
         await s.ok("identify_parts", {"job": BASKET_JOB, "parts": batch})
 
 
+@asynccontextmanager
+async def _budgeted(tmp_path: Path, budget: int) -> AsyncIterator[Session]:
+    """A seeded tenant served with a result budget of ``budget`` tokens."""
+    rails = open_rails(settings_for(tmp_path, "small"))
+    try:
+        async with Client(build_server(rails, result_token_budget=budget)) as client:
+            yield Session(client, rails, {t.name: t for t in (await client.list_tools()).tools})
+    finally:
+        await rails.client.aclose()
+
+
 async def _pages(s: Session, tool: str, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Every page from the first to the one without next_cursor, whole."""
     pages = [await s.ok(tool, args)]
     while "next_cursor" in pages[-1]:
+        assert len(pages) < MAX_PAGES, "next_cursor never ends"
         pages.append(await s.ok(tool, {**args, "cursor": pages[-1]["next_cursor"]}))
     return pages
 
@@ -47,6 +69,7 @@ async def test_paging_the_basket_shows_every_offer_once_and_the_whole_basket_s_s
         pages = await _pages(s, "recommend_basket", {"job": BASKET_JOB})
         small = await _pages(s, "recommend_basket", {"job": BASKET_JOB, "limit": 7})
         confirmable = await _pages(s, "recommend_basket", {"job": BASKET_JOB, "confirmable_only": True})
+        summary = text_of(s.results[-1])
     offers = [o for page in pages for o in _offers(page)]
     suppliers = {supplier for supplier, _ in offers}
     assert len(suppliers) >= 2
@@ -62,10 +85,22 @@ async def test_paging_the_basket_shows_every_offer_once_and_the_whole_basket_s_s
     assert any(len(page["suppliers"]) == 2 for page in pages)
     # The selection and the next step are the whole basket's, the same on every page.
     selection = pages[0]["ready_selection"]
-    assert len(selection["offer_selections"]) == PRICED_PARTS
+    assert len(selection["offer_selections"]) == SELECTION_LIMIT  # what one place_procurement takes
     assert all(p["ready_selection"] == selection and p["next_tool"] == "place_procurement" for p in pages)
     assert {o for p in confirmable for o in _offers(p)} == {o for o in offers if o[0] == S1}
     assert "next_cursor" not in pages[-1]
+    assert f"the first {SELECTION_LIMIT} of {PRICED_PARTS} ready offers" in summary
+
+
+async def test_a_ready_selection_over_one_call_s_limit_places_as_is_and_the_rest_follows(tmp_path: Path):
+    async with mcp_session(tmp_path) as s:
+        await _priced_job(s)
+        first = (await s.ok("recommend_basket", {"job": BASKET_JOB}))["ready_selection"]
+        await s.ok("place_procurement", first)
+        rest = await s.ok("recommend_basket", {"job": BASKET_JOB})
+    placed = {o["sellable_id"] for o in first["offer_selections"]}
+    assert len(rest["ready_selection"]["offer_selections"]) == PRICED_PARTS - SELECTION_LIMIT
+    assert not placed & {o["sellable_id"] for o in rest["ready_selection"]["offer_selections"]}
 
 
 async def test_a_basket_cursor_altered_or_sent_with_another_filter_is_invalid_cursor(tmp_path: Path):
@@ -144,3 +179,30 @@ async def test_reconcile_by_job_pages_every_order_once_needing_attention_first(t
         }
     assert refused["example_arguments"] == {"job": BASKET_JOB, "limit": 2}
     assert foreign["field"] == "cursor"
+
+
+async def test_a_basket_page_cut_to_fit_the_budget_continues_after_its_last_offer(tmp_path: Path):
+    async with mcp_session(tmp_path, tenant="small") as whole:
+        await _priced_job(whole)
+        every = [
+            o for page in await _pages(whole, "recommend_basket", {"job": BASKET_JOB}) for o in _offers(page)
+        ]
+    async with _budgeted(tmp_path, SMALL_BUDGET) as s:
+        pages = await _pages(s, "recommend_basket", {"job": BASKET_JOB})
+    cut = [p for p in pages if "truncated" in p]
+    assert cut  # the budget really cut pages short
+    assert all(_offers(p) for p in pages)  # and every page still moves on
+    assert [o for p in pages for o in _offers(p)] == every  # each offer once, in order
+
+
+async def test_a_reconcile_page_cut_to_fit_the_budget_continues_after_its_last_order(tmp_path: Path):
+    async with mcp_session(tmp_path, tenant="small") as whole:
+        await _orders_one_by_one(whole)
+        every = [
+            o["procurement_id"] for o in (await whole.ok("reconcile_invoice", {"job": BASKET_JOB}))["orders"]
+        ]
+    async with _budgeted(tmp_path, 1_500) as s:
+        pages = await _pages(s, "reconcile_invoice", {"job": BASKET_JOB})
+    assert any("truncated" in p for p in pages)
+    assert all(p["orders"] for p in pages)
+    assert [o["procurement_id"] for p in pages for o in p["orders"]] == every
