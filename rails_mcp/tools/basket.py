@@ -68,7 +68,9 @@ class RecommendBasketInput(PageInput, JobInput):
     )
 
     supplier_business_id: Annotated[UUID | None, Field(description="One supplier.")] = None
-    confirmable_only: Annotated[bool | None, Field(description="Confirmable only.")] = None
+    confirmable_only: Annotated[
+        bool | None, Field(description="Default true; false adds the suppliers that cannot confirm.")
+    ] = None
     include_ordered: Annotated[bool | None, Field(description="With ordered parts.")] = None
 
 
@@ -135,6 +137,8 @@ async def recommend_basket(ctx: ToolContext, args: RecommendBasketInput) -> Repl
         if next_tool is not None:  # no tool here can help: the reason says what can
             output.next_tool = next_tool
     stranded = f" No confirmable offer for: {_named(uncovered)}." if uncovered else ""
+    if args.confirmable_only is None and len(shown) < len(basket.suppliers):
+        stranded += " confirmable_only=false shows the other suppliers' offers."
     return Reply(
         output,
         f"{len(shown)} of {len(basket.suppliers)} supplier(s) shown, "
@@ -156,8 +160,8 @@ def _shown(suppliers: Sequence[SupplierOffers], args: RecommendBasketInput) -> l
     for s in suppliers:
         if args.supplier_business_id is not None and s.business_id != str(args.supplier_business_id):
             continue
-        if args.confirmable_only and not s.confirmable:
-            continue
+        if args.confirmable_only is not False and not s.confirmable:
+            continue  # an order with them could never be confirmed: shown only when asked
         offers = [o for o in s.offers if args.include_ordered or m.PartStatusV1.ORDERED not in o.part_status]
         if offers:
             shown.append(s.model_copy(update={"offers": offers}))

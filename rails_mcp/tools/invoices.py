@@ -43,7 +43,6 @@ class ReconcileInvoiceInput(PageInput, ToolInput):
 class ReconcileInvoiceOutput(ToolOutput, NextCursor):
     paged_items = "orders"
 
-    notice: str | None = None
     status: Literal["reconciled", "needs_attention", "nothing_to_reconcile"] | None = Field(
         default=None, description="Over every order asked for, not only this page."
     )
@@ -121,7 +120,6 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
     if not invoices:
         return Reply(
             ReconcileInvoiceOutput(
-                notice=m.EXTENSION_BANNER,
                 status="nothing_to_reconcile",
                 invoices=[],
                 reason="Invoices appear only after the supplier confirms (order_confirmed).",
@@ -141,7 +139,6 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
     attention = [x for x in matches if not x.matched]
     on_page = {x.procurement_id for x in shown}
     output = ReconcileInvoiceOutput(
-        notice=m.EXTENSION_BANNER,
         status="needs_attention" if attention or unmatched else "reconciled",
         orders=shown,
         invoices=[invoice_view(i) for i in invoices if str(i.procurement_id) in on_page],

@@ -51,7 +51,6 @@ from .views import job_ctx, procurement_ctx, wire
 
 __all__ = ["CONFIRM_PROCUREMENT", "PLACE_PROCUREMENT", "PROCUREMENT_ALIASES", "ProcurementId", "order_name"]
 
-NOTICE = m.EXTENSION_BANNER
 PROCUREMENT_ALIASES = {
     "procurement": "procurement_id",
     "procurement_identity": "procurement_id",
@@ -152,7 +151,6 @@ class Placement(Shape):
 
 
 class PlaceProcurementOutput(ToolOutput):
-    notice: str | None = None
     dry_run: bool | None = None
     would_place: Placement | None = None
     procurement: BuyerProcurementView | None = None
@@ -171,9 +169,7 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
     supplier = quote(supplier_name) if supplier_name else str(plan.supplier_business_id)
     if args.dry_run:
         return Reply(
-            PlaceProcurementOutput(
-                notice=NOTICE, dry_run=True, would_place=placement, next_tool="place_procurement"
-            ),
+            PlaceProcurementOutput(dry_run=True, would_place=placement, next_tool="place_procurement"),
             f"Dry run: would place {len(plan.offers)} offer(s) with {supplier} for "
             f"{money(plan.total)}; nothing was placed.",
         )
@@ -181,7 +177,6 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
     if approval.status == "declined":
         return Reply(
             PlaceProcurementOutput(
-                notice=NOTICE,
                 placed=False,
                 approval="declined",
                 would_place=placement,
@@ -193,7 +188,6 @@ async def place_procurement(ctx: ToolContext, args: PlaceProcurementInput) -> Re
         )
     procurement, landed_note = await _submit(ctx, args.job, plan)
     output = PlaceProcurementOutput(
-        notice=NOTICE,
         procurement=procurement_view(procurement),
         parts_ordered=placement.parts,
         approval=approval.status,

@@ -19,8 +19,9 @@ def _offers(out: dict[str, object]) -> list[str]:
 
 async def test_offers_for_ordered_parts_are_left_out_unless_asked(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
-        lean = await s.ok("recommend_basket", {"job": JOB})
-        full = await s.ok("recommend_basket", {"job": JOB, "include_ordered": True})
+        every = {"job": JOB, "confirmable_only": False}
+        lean = await s.ok("recommend_basket", every)
+        full = await s.ok("recommend_basket", {**every, "include_ordered": True})
     assert offer(1) not in _offers(lean)  # the seeded PR-1 ordered part 1 through offer 1
     assert offer(1) in _offers(full)
     assert len(_offers(full)) == 12
@@ -30,12 +31,16 @@ async def test_offers_for_ordered_parts_are_left_out_unless_asked(tmp_path: Path
 
 async def test_the_supplier_and_confirmable_filters_keep_only_those_suppliers(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
-        one = await s.ok("recommend_basket", {"job": JOB, "supplier_business_id": S2})
-        confirmable = await s.ok("recommend_basket", {"job": JOB, "confirmable_only": True})
+        one = await s.ok(
+            "recommend_basket", {"job": JOB, "supplier_business_id": S2, "confirmable_only": False}
+        )
+        confirmable = await s.ok("recommend_basket", {"job": JOB})  # by default: only who can confirm
+        hidden = await s.ok("recommend_basket", {"job": JOB, "supplier_business_id": S2})
         other = {"job": JOB, "supplier_business_id": "99999999-0000-4000-8000-000000000099"}
         none = await s.ok("recommend_basket", other)
     assert [x["business_id"] for x in one["suppliers"]] == [S2]
     assert [x["business_id"] for x in confirmable["suppliers"]] == [S1]
+    assert hidden["suppliers"] == []  # S2 cannot confirm: its offers only when asked
     assert none["suppliers"] == []  # a supplier with no offer here: nothing shown, nothing refused
     assert none["ready_selection"] == one["ready_selection"]  # the filters shape what is shown only
 

@@ -20,7 +20,9 @@ BASKET_URI = f"rails://jobs/{JOB_EXTERNAL}/basket"
 async def test_the_basket_resource_shows_what_recommend_basket_shows(tmp_path: Path):
     async with served(tmp_path, "2026-07-28") as s:
         job = {"external": JOB_EXTERNAL}
-        tool = await s.ok("recommend_basket", {"job": job, "include_ordered": True})
+        tool = await s.ok(
+            "recommend_basket", {"job": job, "include_ordered": True, "confirmable_only": False}
+        )
         resource = await s.world.read_json(BASKET_URI)
     assert resource["suppliers"] == tool["suppliers"]  # the resource shows ordered parts' offers too
     assert resource["currency_note"] == tool["currency_note"]

@@ -66,9 +66,10 @@ def _offers(page: dict[str, Any]) -> list[tuple[str, str]]:
 async def test_paging_the_basket_shows_every_offer_once_and_the_whole_basket_s_selection(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
         await _priced_job(s)
-        pages = await _pages(s, "recommend_basket", {"job": BASKET_JOB})
-        small = await _pages(s, "recommend_basket", {"job": BASKET_JOB, "limit": 7})
-        confirmable = await _pages(s, "recommend_basket", {"job": BASKET_JOB, "confirmable_only": True})
+        every = {"job": BASKET_JOB, "confirmable_only": False}
+        pages = await _pages(s, "recommend_basket", every)
+        small = await _pages(s, "recommend_basket", {**every, "limit": 7})
+        confirmable = await _pages(s, "recommend_basket", {"job": BASKET_JOB})
         summary = text_of(s.results[-1])
     offers = [o for page in pages for o in _offers(page)]
     suppliers = {supplier for supplier, _ in offers}

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from rails_mcp.wire.models import EXTENSION_BANNER
 from tests.support.mcp_support import (
     AMI,
     ERAS,
@@ -135,7 +134,7 @@ async def test_annotations_tell_the_truth_about_reading_writing_and_repeating(tm
 async def _reconciled_single_invoice(s: Session, args: dict[str, Any], total: str) -> dict[str, Any]:
     out = await s.ok("reconcile_invoice", args)
     assert out["status"] == "reconciled"
-    assert out["notice"] == EXTENSION_BANNER
+    assert out["is_extension"] is True  # the banner opens the text
     (invoice,) = out["invoices"]
     assert invoice["document_type"] == "invoice"
     assert invoice["status"] == "reconciled"
@@ -152,7 +151,7 @@ async def test_the_quickstart_loop_ends_in_one_reconciled_invoice_of_1099_nzd(tm
     async with mcp_session(tmp_path, era) as s:
         placed = await s.ok("place_procurement", QUICKSTART)
         proc = placed["procurement"]
-        assert placed["notice"] == EXTENSION_BANNER
+        assert placed["is_extension"] is True  # the banner opens the text
         assert proc["status"] == "order_requested"
         assert proc["total"] == QUICKSTART_TOTAL
         assert proc["currency_code"] == "NZD"
@@ -371,7 +370,7 @@ async def test_list_parts_reports_one_ordered_and_five_estimated_seeded_parts(tm
 
 async def test_recommend_basket_groups_offers_by_supplier_and_marks_only_s1_confirmable(tmp_path: Path):
     async with mcp_session(tmp_path) as s:
-        out = await s.ok("recommend_basket", {"job": JOB, "include_ordered": True})
+        out = await s.ok("recommend_basket", {"job": JOB, "include_ordered": True, "confirmable_only": False})
     suppliers = {x["business_id"]: x for x in out["suppliers"]}
     assert {k: v["confirmable"] for k, v in suppliers.items()} == {S1: True, S2: False, S3: False}
     assert sum(len(x["offers"]) for x in out["suppliers"]) == 12
