@@ -21,6 +21,7 @@ from mcp_types import CallToolResult, TextContent, TextResourceContents
 from rails_mcp.config import ConfigError, load_settings
 from rails_mcp.runtime import open_rails
 from rails_mcp.server import build_server
+from rails_mcp.wire import models as m
 from rails_mcp.wire.budget import DEFAULT_TOKEN_BUDGET, HARD_TOKEN_CAP, fit
 from tests.support.mcp_support import JOB, JOB_EXTERNAL, PR1, Session, check_result, settings_for
 
@@ -190,3 +191,53 @@ async def test_a_cut_result_still_validates_against_the_output_schema(tmp_path: 
         result = await s.call("recommend_basket", {"job": BIG_JOB})
         check_result(s.tools["recommend_basket"], result)
     assert "truncated" in (result.structured_content or {})
+
+
+async def _place_one_order_per_part(s: Session, job: dict[str, str], orders: int) -> None:
+    """``orders`` procurements on ``job``, one per part (placed on the wire directly: fast)."""
+    ident = m.ExternalIdentity(external=job["external"])
+    basket = await s.rails.client.repairer.jobs.baskets.latest.get(job_identity=ident)
+    first: dict[Any, m.OfferV1] = {}
+    for offer in basket.offers:
+        first.setdefault(offer.job_part_ids[0], offer)
+    for offer in list(first.values())[:orders]:
+        selection = m.OfferSelectionV1(
+            sellable_id=offer.sellable_id,
+            supplier_business_id=offer.supplier_business_id,
+            job_part_ids=offer.job_part_ids,
+            quantity=offer.quantity,
+        )
+        await s.rails.client.repairer.procurements.insert(job_identity=ident, offer_selections=[selection])
+
+
+async def _every_page(s: Session, tool: str, args: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    out = await s.ok(tool, args)
+    while True:
+        assert len(json.dumps(out)) / 4 <= DEFAULT_TOKEN_BUDGET
+        items += out[key]
+        if "next_cursor" not in out:
+            return items
+        out = await s.ok(tool, {**args, "cursor": out["next_cursor"]})
+
+
+async def test_a_thousand_parts_a_thousand_orders_and_a_hundred_jobs_page_out_once_within_budget(
+    tmp_path: Path,
+):
+    async with big_world(tmp_path) as s:
+        await _place_one_order_per_part(s, BIG_JOB, 1000)
+        results = await every_result(s)
+        results += [
+            (name, await s.call(name, {"job": BIG_JOB, **extra}))
+            for name, extra in (("list_procurements", {}), ("list_parts", {}), ("reconcile_invoice", {}))
+        ]
+        reads = await every_read(s)
+        orders = await _every_page(s, "list_procurements", {"job": BIG_JOB, "limit": 200}, "procurements")
+        parts = await _every_page(s, "list_parts", {"job": BIG_JOB, "limit": 200}, "parts")
+    for name, result in results:
+        assert not result.is_error, (name, result.structured_content)
+        assert result_tokens(result) <= DEFAULT_TOKEN_BUDGET, (name, result_tokens(result))
+    for uri, text in reads:
+        assert len(text) / 4 <= DEFAULT_TOKEN_BUDGET, (uri, len(text) / 4)
+    assert len(orders) == len({o["id"] for o in orders}) == 1000
+    assert len(parts) == len({p["id"] for p in parts}) == 1200  # every_result added 200
