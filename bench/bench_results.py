@@ -37,6 +37,7 @@ from rails_mcp.server import build_server
 from rails_mcp.tools import Rails
 from rails_mcp.wire import models as m
 from rails_mcp.wire.budget import DEFAULT_TOKEN_BUDGET
+from tests.support.orders import place_one_order_per_part
 
 SEEDED = {"external": "CCC-2026-04817"}
 QUICKSTART = ["0f000000-0000-4000-8000-000000000007", "0f000000-0000-4000-8000-00000000000a"]
@@ -86,19 +87,7 @@ async def build_job(client: Client, rails: Rails, external: str, n: int) -> None
             for i in range(start, min(n, start + 200))
         ]
         await call(client, "identify_parts", {"job": job, "parts": parts})
-    ident = m.ExternalIdentity(external=external)
-    basket = await rails.client.repairer.jobs.baskets.latest.get(job_identity=ident)
-    first: dict[Any, m.OfferV1] = {}
-    for offer in basket.offers:
-        first.setdefault(offer.job_part_ids[0], offer)
-    for offer in list(first.values())[:n]:
-        selection = m.OfferSelectionV1(
-            sellable_id=offer.sellable_id,
-            supplier_business_id=offer.supplier_business_id,
-            job_part_ids=offer.job_part_ids,
-            quantity=offer.quantity,
-        )
-        await rails.client.repairer.procurements.insert(job_identity=ident, offer_selections=[selection])
+    await place_one_order_per_part(rails.client, external, n)
 
 
 async def p50_ms(fn: Callable[[], Awaitable[object]], reps: int) -> float:

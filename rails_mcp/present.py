@@ -489,7 +489,7 @@ def _invoice_problems(inv: m.InvoiceV1, procurement: m.BuyerProcurementV1) -> li
         )
     lines = sum((Decimal(li.total) for li in inv.line_items), Decimal(0))
     if lines != Decimal(inv.total):
-        problems.append(f"Invoice {inv.id} totals {inv.total} but its lines sum to {money(lines)}.")
+        problems.append(f"Invoice {inv.id} totals {word(inv.total)} but its lines sum to {money(lines)}.")
     return problems
 
 

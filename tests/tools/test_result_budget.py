@@ -21,9 +21,9 @@ from mcp_types import CallToolResult, TextContent, TextResourceContents
 from rails_mcp.config import ConfigError, load_settings
 from rails_mcp.runtime import open_rails
 from rails_mcp.server import build_server
-from rails_mcp.wire import models as m
 from rails_mcp.wire.budget import DEFAULT_TOKEN_BUDGET, HARD_TOKEN_CAP, fit
 from tests.support.mcp_support import JOB, JOB_EXTERNAL, PR1, Session, check_result, settings_for
+from tests.support.orders import place_one_order_per_part
 
 pytestmark = pytest.mark.anyio
 
@@ -193,23 +193,6 @@ async def test_a_cut_result_still_validates_against_the_output_schema(tmp_path: 
     assert "truncated" in (result.structured_content or {})
 
 
-async def _place_one_order_per_part(s: Session, job: dict[str, str], orders: int) -> None:
-    """``orders`` procurements on ``job``, one per part (placed on the wire directly: fast)."""
-    ident = m.ExternalIdentity(external=job["external"])
-    basket = await s.rails.client.repairer.jobs.baskets.latest.get(job_identity=ident)
-    first: dict[Any, m.OfferV1] = {}
-    for offer in basket.offers:
-        first.setdefault(offer.job_part_ids[0], offer)
-    for offer in list(first.values())[:orders]:
-        selection = m.OfferSelectionV1(
-            sellable_id=offer.sellable_id,
-            supplier_business_id=offer.supplier_business_id,
-            job_part_ids=offer.job_part_ids,
-            quantity=offer.quantity,
-        )
-        await s.rails.client.repairer.procurements.insert(job_identity=ident, offer_selections=[selection])
-
-
 async def _every_page(s: Session, tool: str, args: dict[str, Any], key: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     out = await s.ok(tool, args)
@@ -225,7 +208,7 @@ async def test_a_thousand_parts_a_thousand_orders_and_a_hundred_jobs_page_out_on
     tmp_path: Path,
 ):
     async with big_world(tmp_path) as s:
-        await _place_one_order_per_part(s, BIG_JOB, 1000)
+        await place_one_order_per_part(s.rails.client, BIG_JOB["external"], 1000)
         results = await every_result(s)
         results += [
             (name, await s.call(name, {"job": BIG_JOB, **extra}))
