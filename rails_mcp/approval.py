@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import anyio
+import anyio.to_thread
 from mcp import MCPError
 from mcp.server.request_state import AESGCMRequestStateCodec, InvalidRequestState
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
@@ -38,7 +38,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from rails_mcp.config import ApprovalPolicy, ConfigError, Settings
 from rails_mcp.errors import ToolError, ToolFailure
 from rails_mcp.present import ApprovalOutcome, ApprovalStatus, OrderForApproval
-from rails_mcp.state_store import StateStore, state_store_of
+from rails_mcp.state import SQLiteStateStore, StateStore, state_store_of
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.untrusted import one_line, quote
 
@@ -366,7 +366,7 @@ class ApprovalGate:
         self.clock = clock
         self._audience = audience
         self._codec = AESGCMRequestStateCodec([key])
-        self._used = used if used is not None else StateStore(":memory:")
+        self._used = used if used is not None else SQLiteStateStore(":memory:")
 
     def seal(self, tool: str, arguments: Mapping[str, Any] | None, order: OrderForApproval) -> str:
         now = self.clock()
@@ -470,7 +470,7 @@ class ApprovalRound:
             return ApprovalOutcome(status="off")
         if self.verified is not None:
             gate.check_order(self.verified, order)
-            gate.spend(self.verified)
+            await anyio.to_thread.run_sync(gate.spend, self.verified)  # a commit: off the event loop
             status, detail = decision_of(self.answer)
             return ApprovalOutcome(status=status, detail=detail)
         if not self.can_ask:
@@ -527,7 +527,7 @@ async def open_round(
     if gate.policy == "off" or not modern or request_state is None:
         return current
     current.outcome = "refused"
-    sealed = gate.verify(request_state, tool, arguments)
+    sealed = await anyio.to_thread.run_sync(gate.verify, request_state, tool, arguments)  # reads the store
     if await parts_ordered(sealed.job, sealed.part_ids):
         current.outcome = "refused: approval_replayed"
         raise approval_refusal("approval_replayed")

@@ -32,7 +32,7 @@ from typing import Any, cast
 from pydantic import SecretStr
 
 from rails_mcp.config import SECRET_FIELDS, Settings
-from rails_mcp.state_store import StateStore, state_store_of
+from rails_mcp.state import StateStore, state_store_of
 
 __all__ = [
     "AUDIT_FILE_NAME",

@@ -220,6 +220,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
     from rails_mcp.resources import SEEDED_JOB_EXTERNAL, ResourceHub, install_webhook_receiver
     from rails_mcp.runtime import open_client, open_rails
     from rails_mcp.server import build_server
+    from rails_mcp.state import ledger_of
     from rails_mcp.tools import TOOLS
 
     controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
@@ -240,6 +241,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
         audit=audit,
         transport=transport,
         result_token_budget=settings.result_token_budget,
+        ledger=ledger_of(settings),
     )
     if settings.webhooks:
         integrations = [settings.repairer().integration_id, settings.supplier().integration_id]

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, cast
 
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,6 +33,7 @@ __all__ = [
     "SECRET_FIELDS",
     "TENANT_PATTERN",
     "ApprovalPolicy",
+    "BudgetScope",
     "ConfigError",
     "CredentialPair",
     "Settings",
@@ -52,6 +53,8 @@ ENV_PREFIX: Final = "RAILS_"
 #: Human approval of an order: ask when the host can, require (refuse when it cannot), or off.
 ApprovalPolicy = Literal["ask", "require", "off"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+#: Whom a budget counts: the tenant as a whole, or each principal (person or agent) within it.
+BudgetScope = Literal["tenant", "principal"]
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 #: An integration id: a UUID, or unset.
@@ -59,11 +62,14 @@ _IntegrationId = Annotated[str | None, Field(pattern=_UUID)]
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 #: An amount as a person types it: ASCII digits, optionally a point and more digits.
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+#: A budget: an amount, an optional ISO currency code, and a calendar window (``5000 NZD/week``).
+_BUDGET = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Z]{3})?\s*/\s*(day|week|month)\s*", re.ASCII)
+_STATE_URL = re.compile(r"(postgres|postgresql)://.+", re.ASCII)
 
 #: Fields whose value is a secret: never echoed, never written into a host's config file
 #: unless asked (``rails-mcp config --include-secrets``).
 SECRET_FIELDS: Final = frozenset(
-    {"api_key", "supplier_api_key", "mcp_token", "approval_key", "client_secret"}
+    {"api_key", "supplier_api_key", "mcp_token", "approval_key", "client_secret", "state_url"}
 )
 
 #: The few flags not spelled ``--<field-name>`` (kept for compatibility with earlier releases).
@@ -241,6 +247,26 @@ class Settings(BaseSettings):
         Field(description="Append one JSON line per tool call here [default: $RAILS_STATE_DIR/audit.jsonl]."),
     ] = None
 
+    # --- shared state ----------------------------------------------------------------------
+    state_url: Annotated[
+        SecretStr | None,
+        Field(
+            description="The shared state store: postgresql://user:password@host/db for replicas "
+            "[default: SQLite, $RAILS_STATE_DIR/state.sqlite3].",
+        ),
+    ] = None
+    budget: Annotated[
+        str | None,
+        Field(
+            description="Spend allowed per calendar window in UTC, e.g. 5000/day, 20000 NZD/week "
+            "or 80000/month; checked before anyone is asked [default: no budget].",
+        ),
+    ] = None
+    budget_scope: Annotated[
+        BudgetScope,
+        Field(description="Count RAILS_BUDGET per tenant, or per principal within the tenant."),
+    ] = "tenant"
+
     @field_validator("tenant")
     @classmethod
     def _tenant_rule(cls, value: str | None) -> str | None:
@@ -254,6 +280,20 @@ class Settings(BaseSettings):
         """``1000`` or ``2500.50`` only: no ``1_000``, exponent, sign or non-ASCII digits."""
         if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
             raise ValueError("must be a plain decimal amount such as 1000 or 2500.50")
+        return value
+
+    @field_validator("budget")
+    @classmethod
+    def _budget_rule(cls, value: str | None) -> str | None:
+        if value is not None and not _BUDGET.fullmatch(value):
+            raise ValueError("must be an amount, an optional currency and a window: 5000/day, 20000 NZD/week")
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _STATE_URL.fullmatch(value.get_secret_value()):
+            raise ValueError("must be a postgresql:// URL (unset it for the SQLite file in RAILS_STATE_DIR)")
         return value
 
     @field_validator("tools", mode="before")
@@ -312,6 +352,14 @@ class Settings(BaseSettings):
     def approval_key_path(self) -> Path:
         """Where a generated approval key is kept (0600) when ``RAILS_APPROVAL_KEY`` is unset."""
         return self.resolved_state_dir() / "approval.key"
+
+    def budget_parts(self) -> tuple[Decimal, str | None, Literal["day", "week", "month"]] | None:
+        """``RAILS_BUDGET`` read: amount, currency (None: the first order's), window."""
+        found = _BUDGET.fullmatch(self.budget) if self.budget else None
+        if found is None:
+            return None
+        amount, currency, period = found.groups()
+        return Decimal(amount), currency, cast("Literal['day', 'week', 'month']", period)
 
     def credentials_path(self) -> Path:
         return self.resolved_config_dir() / "credentials.json"

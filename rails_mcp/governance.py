@@ -21,6 +21,8 @@ from rails_mcp.approval import ApprovalGate, ApprovalRound, AskHost, open_round
 from rails_mcp.audit import AuditEntry, AuditLog, touched_ids
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure
+from rails_mcp.spending import Spend
+from rails_mcp.state import Ledger
 from rails_mcp.tools import ApprovalOutcome, InputNeeded, OrderForApproval, Rails, ToolDef
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
@@ -49,6 +51,10 @@ class CallRecord:
     transport: str = "in-memory"
     #: The intent announced for this call's write; its audit line closes it.
     intent: str | None = None
+    #: A placement's budget reservation and idempotency key (None: no ledger).
+    spend: Spend | None = None
+    #: The first result of this idempotency key, answered instead of running the tool.
+    replay: CallToolResult | None = None
 
     def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
         """Write the intent line (fsync'd) before the wire write; the call's own line closes it."""
@@ -66,7 +72,13 @@ class CallRecord:
         self.intent = self.audit.open_intent(entry)
 
     async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
-        """The ``ToolContext.approve_order`` seam; an order that may go ahead is announced first."""
+        """The ``ToolContext.approve_order`` seam; an order that may go ahead is announced first.
+
+        The budget is reserved here, beside the per-order limit the tool already checked:
+        before anyone is asked and before the wire.
+        """
+        if self.spend is not None:
+            await self.spend.reserve(order.total)
         outcome = await self._approval(order)
         if outcome.status != "declined":
             self.announce_write(
@@ -97,6 +109,8 @@ class Governance:
     approval: ApprovalGate | None = None
     audit: AuditLog | None = None
     transport: str = "in-memory"
+    #: Budgets and idempotency keys on the shared state store (None: neither).
+    ledger: Ledger | None = None
 
     @property
     def max_order_total(self) -> Decimal | None:
@@ -128,7 +142,11 @@ class Governance:
         record.refusal = self.refusal(tool, visible)
         if record.refusal is None and not tool.read_only and tool.name != APPROVED_TOOL:
             record.announce_write()  # placements are announced once approved, with the order
-        if record.refusal is not None or tool.name != APPROVED_TOOL or self.approval is None:
+        if record.refusal is None and tool.name == APPROVED_TOOL and self.ledger is not None:
+            record.spend, record.refusal, record.replay = await Spend.open(self.ledger, arguments)
+        if record.refusal is not None or record.replay is not None:
+            return record
+        if tool.name != APPROVED_TOOL or self.approval is None:
             return record
         caps = ctx.session.client_capabilities
         declared = (
@@ -172,6 +190,11 @@ class Governance:
             return False
         ordered = {str(p.id) for p in parts if p.status is m.PartStatusV1.ORDERED}
         return bool(part_ids) and set(part_ids) <= ordered
+
+    async def settle(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
+        """A placement's reservation committed or released, its idempotency key kept or freed."""
+        if record.spend is not None:
+            await record.spend.settle(result)
 
     def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
         """Append the call's audit line (never raises; a failed write is a server-log warning)."""

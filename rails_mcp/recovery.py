@@ -18,7 +18,7 @@ import anyio
 
 from rails_mcp.audit import AuditEntry, AuditLog, touched_ids
 from rails_mcp.client import RailsClient
-from rails_mcp.state_store import OpenIntent
+from rails_mcp.state import OpenIntent
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import NotFound, RailsError
 

@@ -46,6 +46,7 @@ from rails_mcp.governance import Governance
 from rails_mcp.paging import NextCursor, PageInput, Window, cursor_key, paged_count, single_page
 from rails_mcp.present import ApprovalOutcome, OrderForApproval
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
+from rails_mcp.state import Ledger
 from rails_mcp.tools import (
     TOOLS,
     InputNeeded,
@@ -362,8 +363,11 @@ class _ToolHandlers:
         if record.refusal is not None:
             log.info("tool %s refused before it ran: %s", tool.name, record.refusal.code)
             result: CallToolResult | InputRequiredResult = _error_result(tool.extension, record.refusal)
+        elif record.replay is not None:  # an idempotency key's first result, nothing run again
+            result = record.replay
         else:
             result = await self._run(ctx, tool, arguments, record.approve_order, lines)
+        await self.governance.settle(record, result)
         self.governance.record(record, result)
         _note_wire_failure(tool.name, result, lines)
         await _send_logs(ctx, lines)
@@ -422,6 +426,7 @@ def build_server(
     audit: AuditLog | None = None,
     transport: str = "in-memory",
     result_token_budget: int = DEFAULT_TOKEN_BUDGET,
+    ledger: Ledger | None = None,
 ) -> Server[Any]:
     """A lowlevel SDK ``Server`` with ``tools`` over ``rails``, ready for any transport.
 
@@ -430,10 +435,11 @@ def build_server(
     ``controls`` (read-only, allow-list, spending limit), ``approval`` (the human-approval
     gate; ``None`` = approval off) and ``audit`` (one JSON line per tool call) govern what
     the agent may do; ``transport`` is what the audit log records. ``result_token_budget``
-    bounds every tool result and resource read (see :mod:`rails_mcp.wire.budget`).
+    bounds every tool result and resource read (see :mod:`rails_mcp.wire.budget`). ``ledger``
+    (budgets and idempotency keys on the shared state store) governs placements; ``None``: neither.
     """
     hub = hub if hub is not None else ResourceHub(rails.client, suppliers=rails.suppliers)
-    governance = Governance(rails, controls or Controls(), approval, audit, transport)
+    governance = Governance(rails, controls or Controls(), approval, audit, transport, ledger)
     hub.readers.token_budget = result_token_budget
     handlers = _ToolHandlers(rails, hub, governance, tools, result_token_budget)
     _capture_wire_calls()

@@ -129,6 +129,9 @@ class PlaceProcurementInput(ToolInput):
         ),
     ]
     dry_run: Annotated[StrictBool, Field(description="Check and total only; place nothing.")] = False
+    idempotency_key: Annotated[str | None, Field(min_length=1, max_length=255, description="Retry-safe.")] = (
+        None
+    )
 
 
 class SupplierRef(Shape):
@@ -160,6 +163,7 @@ class PlaceProcurementOutput(ToolOutput):
     )
     placed: bool | None = None
     recovered: str | None = None
+    idempotent_replay: bool | None = None
     next_tool: Literal["place_procurement", "confirm_procurement", "recommend_basket"] | None = None
 
 

@@ -58,6 +58,9 @@ class ErrorCode(StrEnum):
     UNCONFIRMABLE_SUPPLIER = "unconfirmable_supplier"
     PART_ALREADY_ORDERED = "part_already_ordered"
     OVER_SPENDING_LIMIT = "over_spending_limit"
+    OVER_BUDGET = "over_budget"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight"
     APPROVAL_UNAVAILABLE = "approval_unavailable"
     APPROVAL_STATE_INVALID = "approval_state_invalid"
     APPROVAL_EXPIRED = "approval_expired"
@@ -269,6 +272,27 @@ _SERVER: dict[ErrorCode, CodeInfo] = {
         "nothing was asked or written.",
         "Tell the person you are working for the total and the limit; whether this order is placed "
         "is their decision, not something to work around.",
+        arguments_can_fix=False,
+    ),
+    ErrorCode.OVER_BUDGET: CodeInfo(
+        "server",
+        "The order would take this tenant past its budget for the current window (RAILS_BUDGET, "
+        "calendar windows in UTC); nothing was asked or written. valid_values holds what is left.",
+        "Tell the person you are working for the total, what is left and when the budget resets; "
+        "whether to place it is their decision, not something to work around.",
+        arguments_can_fix=False,
+    ),
+    ErrorCode.IDEMPOTENCY_CONFLICT: CodeInfo(
+        "server",
+        "This idempotency_key was already used with other arguments (keys are kept 24 hours); "
+        "nothing was placed.",
+        "Use a new idempotency_key for a different order, or send the first call's arguments unchanged.",
+    ),
+    ErrorCode.IDEMPOTENCY_IN_FLIGHT: CodeInfo(
+        "server",
+        "A call with this idempotency_key is still running; this one did nothing.",
+        "Retry the same call in a few seconds: it then returns the first call's result.",
+        retryable=True,
         arguments_can_fix=False,
     ),
     ErrorCode.APPROVAL_UNAVAILABLE: CodeInfo(

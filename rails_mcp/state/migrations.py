@@ -1,0 +1,84 @@
+"""The state schema as numbered SQL steps, applied in order, each once, at open.
+
+Why plain versioned SQL and not Alembic: the schema is five small tables owned by one module,
+the same statements run on SQLite and Postgres (``DOUBLE PRECISION``, ``TEXT``, ``INTEGER`` and
+``ON CONFLICT`` mean the same in both), and every process applies what is missing itself when
+it opens the store, under one lock, in one transaction. Alembic would add SQLAlchemy, a
+migration environment and a separate ``upgrade`` command for operators to forget, to do the
+same ``CREATE TABLE`` statements; a step here is data (a version and its statements), so a
+test can apply them twice on both backends and see nothing change.
+
+Rules for a new step: append it with the next number; never edit a released one; make it
+safe on a database that already has it partly (``IF NOT EXISTS``), since a file created
+before ``schema_version`` existed starts at version 0 with the first tables present.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["LATEST", "MIGRATIONS", "Migration"]
+
+#: (version, statements): one transaction applies the statements and records the version.
+Migration = tuple[int, tuple[str, ...]]
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    (
+        1,
+        (
+            """CREATE TABLE IF NOT EXISTS used_approvals (
+                nonce TEXT PRIMARY KEY,
+                expires_at DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS open_intents (
+                id TEXT PRIMARY KEY,
+                tool TEXT NOT NULL,
+                opened_at DOUBLE PRECISION NOT NULL,
+                owner_run TEXT NOT NULL,
+                owner_pid INTEGER NOT NULL,
+                line TEXT NOT NULL
+            )""",
+        ),
+    ),
+    (
+        2,
+        (
+            """CREATE TABLE IF NOT EXISTS approved_orders (
+                procurement_id TEXT PRIMARY KEY,
+                body TEXT NOT NULL,
+                recorded_at DOUBLE PRECISION NOT NULL
+            )""",
+            # One row per budget scope (tenant, or tenant and principal) and window: the row a
+            # reservation locks, and the currency the window counts in.
+            """CREATE TABLE IF NOT EXISTS budget_windows (
+                scope TEXT NOT NULL,
+                window_start DOUBLE PRECISION NOT NULL,
+                currency TEXT,
+                PRIMARY KEY (scope, window_start)
+            )""",
+            # Amounts as decimal strings: exact in both dialects.
+            """CREATE TABLE IF NOT EXISTS budget_reservations (
+                id TEXT PRIMARY KEY,
+                scope TEXT NOT NULL,
+                window_start DOUBLE PRECISION NOT NULL,
+                amount TEXT NOT NULL,
+                state TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE INDEX IF NOT EXISTS budget_reservations_window
+                ON budget_reservations (scope, window_start)""",
+            """CREATE TABLE IF NOT EXISTS idempotency_keys (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                state TEXT NOT NULL,
+                result TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (scope, key)
+            )""",
+        ),
+    ),
+)
+
+#: The version a store is at once it is open.
+LATEST: Final = MIGRATIONS[-1][0]
