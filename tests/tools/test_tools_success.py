@@ -91,7 +91,7 @@ async def test_the_input_schemas_name_the_spec_arguments(tmp_path: Path, era: st
         "identify_parts": {"job", "parts"},
         "list_parts": {"job", "status", *paged},
         "recommend_basket": {"job", "supplier_business_id", "confirmable_only", "include_ordered", *paged},
-        "place_procurement": {"job", "offer_selections", "dry_run"},
+        "place_procurement": {"job", "offer_selections", "dry_run", "idempotency_key"},
         "list_procurements": {"job", "status", "supplier_business_id", *paged},
         "track_procurement": {"procurement_id", "view", *paged},
         "confirm_procurement": {"procurement_id"},
