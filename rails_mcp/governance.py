@@ -9,6 +9,7 @@ verified before the tool reads anything), and the audit line written after each 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,6 +50,8 @@ class CallRecord:
     transport: str = "in-memory"
     #: The intent announced for this call's write; its audit line closes it.
     intent: str | None = None
+    #: The order a person approved in this call (kept once the placement succeeds).
+    approved: OrderForApproval | None = None
 
     def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
         """Write the intent line (fsync'd) before the wire write; the call's own line closes it."""
@@ -68,6 +71,8 @@ class CallRecord:
     async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
         """The ``ToolContext.approve_order`` seam; an order that may go ahead is announced first."""
         outcome = await self._approval(order)
+        if outcome.status == "approved":
+            self.approved = order
         if outcome.status != "declined":
             self.announce_write(
                 {
@@ -175,6 +180,7 @@ class Governance:
 
     def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
         """Append the call's audit line (never raises; a failed write is a server-log warning)."""
+        self._keep_approved_order(record, result)
         if self.audit is None:
             return
         approval = record.round.outcome if record.round is not None else record.approval
@@ -202,3 +208,26 @@ class Governance:
                 intent=record.intent,
             )
         )
+
+    def _keep_approved_order(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
+        """A placement a person approved has landed: keep what they approved for reconcile_invoice."""
+        store = self.rails.store
+        if record.approved is None or store is None or not isinstance(result, CallToolResult):
+            return
+        structured: dict[str, Any] = result.structured_content or {}
+        placed: object = structured.get("procurement")
+        if result.is_error or not isinstance(placed, dict):
+            return
+        procurement = cast("dict[str, Any]", placed)
+        try:
+            store.record_approved_order(str(procurement["id"]), _approved_body(record.approved, procurement))
+        except (sqlite3.Error, KeyError) as exc:
+            log.warning("could not keep an approved order: %s", type(exc).__name__)
+
+
+def _approved_body(order: OrderForApproval, placed: Mapping[str, Any]) -> dict[str, Any]:
+    """What is kept of an approval: the lines, quantities, unit prices and total the person saw;
+    the currency is the placed order's when the approval showed none (basket prices are bare)."""
+    body = order.model_dump(mode="json", exclude={"arguments"})
+    body["currency"] = order.currency or placed.get("currency_code")
+    return body

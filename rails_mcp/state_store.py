@@ -1,12 +1,14 @@
 """The server's own durable state: one SQLite file (WAL) in ``$RAILS_STATE_DIR``.
 
-Two tables so far, each holding only what must outlive a process:
+Three tables so far, each holding only what must outlive a process:
 
 - ``used_approvals``: the approval states already answered (approved or declined), kept until
   they expire, so a state is single-use across restarts and across processes sharing the dir.
 - ``open_intents``: writes the server announced in the audit log and has not yet closed with
   an outcome. A process killed between the wire write and its outcome line leaves its intents
   here; the next start-up asks the wire what happened and closes them.
+- ``approved_orders``: what a person approved for each order placed after their approval (its
+  lines, quantities, unit prices and total), so an invoice is compared with it after a restart.
 
 WAL mode with ``synchronous=FULL``: a commit is on disk when the call returns, readers never
 wait on the writer, and replicas on one host may share the file. Every call is one short
@@ -25,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rails_mcp.config import ConfigError, Settings
 
@@ -48,6 +50,11 @@ CREATE TABLE IF NOT EXISTS open_intents (
     owner_run TEXT NOT NULL,
     owner_pid INTEGER NOT NULL,
     line TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approved_orders (
+    procurement_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    recorded_at REAL NOT NULL
 );
 """
 
@@ -164,6 +171,26 @@ class StateStore:
             if taken == 1:
                 claimed.append(OpenIntent(ident, tool, float(opened_at), json.loads(line)))
         return claimed
+
+    # --- approved orders ------------------------------------------------------------------
+
+    def record_approved_order(self, procurement_id: str, order: Mapping[str, Any]) -> None:
+        """Keep what a person approved for this order (a second record replaces the first)."""
+        self._write(
+            "INSERT OR REPLACE INTO approved_orders (procurement_id, body, recorded_at) VALUES (?, ?, ?)",
+            (procurement_id, json.dumps(order), self.clock()),
+        )
+
+    def approved_order(self, procurement_id: str) -> dict[str, Any] | None:
+        """What a person approved for this order, or None when it was placed without an approval."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM approved_orders WHERE procurement_id = ?", (procurement_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        body: object = json.loads(row[0])
+        return cast("dict[str, Any]", body) if isinstance(body, dict) else None
 
 
 def state_store_of(settings: Settings) -> StateStore:
