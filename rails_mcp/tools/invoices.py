@@ -246,7 +246,7 @@ def _decimal(value: str | None) -> Decimal | None:
 
 
 def _amount(quantity: int, unit_price: str | None) -> str:
-    """ "2 × 120.00", the price shown as data (it is the wire's, or the approval record's)."""
+    """Quantity × unit price ("2 × 120.00"), the price shown as data (the wire's or the record's)."""
     return f"{quantity} × {word(unit_price)}" if unit_price is not None else f"{quantity}"
 
 
