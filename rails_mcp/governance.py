@@ -22,7 +22,7 @@ from rails_mcp.audit import AuditEntry, AuditLog, touched_ids
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure
 from rails_mcp.spending import Spend
-from rails_mcp.state import Ledger
+from rails_mcp.state import Ledger, state_errors
 from rails_mcp.tools import ApprovalOutcome, InputNeeded, OrderForApproval, Rails, ToolDef
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
@@ -55,6 +55,8 @@ class CallRecord:
     spend: Spend | None = None
     #: The first result of this idempotency key, answered instead of running the tool.
     replay: CallToolResult | None = None
+    #: The order a person approved in this call (kept once the placement succeeds).
+    approved: OrderForApproval | None = None
 
     def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
         """Write the intent line (fsync'd) before the wire write; the call's own line closes it."""
@@ -80,6 +82,8 @@ class CallRecord:
         if self.spend is not None:
             await self.spend.reserve(order.total)
         outcome = await self._approval(order)
+        if outcome.status == "approved":
+            self.approved = order
         if outcome.status != "declined":
             self.announce_write(
                 {
@@ -198,6 +202,7 @@ class Governance:
 
     def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
         """Append the call's audit line (never raises; a failed write is a server-log warning)."""
+        self._keep_approved_order(record, result)
         if self.audit is None:
             return
         approval = record.round.outcome if record.round is not None else record.approval
@@ -225,3 +230,26 @@ class Governance:
                 intent=record.intent,
             )
         )
+
+    def _keep_approved_order(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
+        """A placement a person approved has landed: keep what they approved for reconcile_invoice."""
+        store = self.rails.store
+        if record.approved is None or store is None or not isinstance(result, CallToolResult):
+            return
+        structured: dict[str, Any] = result.structured_content or {}
+        placed: object = structured.get("procurement")
+        if result.is_error or not isinstance(placed, dict):
+            return
+        procurement = cast("dict[str, Any]", placed)
+        try:
+            store.record_approved_order(str(procurement["id"]), _approved_body(record.approved, procurement))
+        except (*state_errors(), KeyError) as exc:
+            log.warning("could not keep an approved order: %s", type(exc).__name__)
+
+
+def _approved_body(order: OrderForApproval, placed: Mapping[str, Any]) -> dict[str, Any]:
+    """What is kept of an approval: the lines, quantities, unit prices and total the person saw;
+    the currency is the placed order's when the approval showed none (basket prices are bare)."""
+    body = order.model_dump(mode="json", exclude={"arguments"})
+    body["currency"] = order.currency or placed.get("currency_code")
+    return body

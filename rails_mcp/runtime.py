@@ -19,6 +19,7 @@ import httpx2
 
 from rails_mcp.client import Credentials, RailsClient
 from rails_mcp.config import ConfigError, Settings
+from rails_mcp.state import state_store_of
 from rails_mcp.tools import Rails
 
 if TYPE_CHECKING:
@@ -120,4 +121,4 @@ def open_client(settings: Settings, *, with_supplier: bool = True) -> RailsClien
 
 
 def open_rails(settings: Settings) -> Rails:
-    return Rails(open_client(settings))
+    return Rails(open_client(settings), state_store_of(settings))

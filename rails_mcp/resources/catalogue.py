@@ -4,7 +4,8 @@ Each entry says what a client sees in ``resources/list`` or ``resources/template
 (name, title, description, type, priority, cache hints) and which reader answers a read
 (:mod:`rails_mcp.resources.readers` implements them, one per :data:`ReaderName`). URIs are
 matched with the SDK's RFC 6570 :class:`mcp.UriTemplate`, so a variable is percent-decoded
-and never spans a ``/``.
+and never spans a ``/``. A list that grows with the world is paged: its template ends in
+``{?limit,cursor}`` (form-style query, both optional), and the plain URI reads page 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mcp_types import INVALID_PARAMS, Annotations, Resource, ResourceTemplate
 __all__ = [
     "ENTRIES",
     "GUIDE_TTL_MS",
+    "PAGE_QUERY",
     "SCENARIO_URI",
     "Entry",
     "ReaderName",
@@ -33,6 +35,9 @@ MARKDOWN = "text/markdown"
 CACHE_META = "rails-mcp/cache"
 #: Static guides change only with the package: a client may keep them for an hour.
 GUIDE_TTL_MS = 3_600_000
+#: The query a paged template ends in, and the names of its two variables.
+PAGE_QUERY = "{?limit,cursor}"
+_PAGE_VARIABLES = frozenset({"limit", "cursor"})
 
 ReaderName = Literal[
     "lifecycle_guide",
@@ -62,6 +67,8 @@ class Entry:
     priority: float
     live: bool
     reader: ReaderName
+    #: The key of the list a read pages (``limit``/``cursor`` in the query); None: not paged.
+    paged: str | None = None
 
     @property
     def template(self) -> UriTemplate | None:
@@ -168,13 +175,15 @@ ENTRIES: tuple[Entry, ...] = (
         "job",
     ),
     Entry(
-        "rails://jobs/{external}/parts",
+        "rails://jobs/{external}/parts" + PAGE_QUERY,
         "job-parts",
         "A job's parts",
-        "Every part of the job with its status (estimated or ordered) and counts. Live.",
+        "The job's parts with their status (estimated or ordered), and counts over all of them. "
+        "Paged: limit (default 50, at most 200) and cursor=next_cursor as query parameters. Live.",
         JSON,
         0.7,
         True,
+        "parts",
         "parts",
     ),
     Entry(
@@ -203,26 +212,30 @@ ENTRIES: tuple[Entry, ...] = (
         "procurement",
     ),
     Entry(
-        "rails://procurements/{id}/invoices",
+        "rails://procurements/{id}/invoices" + PAGE_QUERY,
         "procurement-invoices",
         "A procurement's invoices",
         "Invoices and credit notes of one order (proposed extension): status, totals, and "
-        "whether every line is matched. Empty until the order is confirmed. Live.",
+        "whether every line is matched. Empty until the order is confirmed. Paged like the "
+        "parts (limit, cursor=next_cursor). Live.",
         JSON,
         0.6,
         True,
         "invoices",
+        "invoices",
     ),
     Entry(
-        "rails://procurements/{id}/events",
+        "rails://procurements/{id}/events" + PAGE_QUERY,
         "procurement-events",
         "A procurement's event history",
         "What this server learned about one order and when: its own writes (placed, confirmed) "
         "and verified webhook deliveries, each with the status the API stated when re-read. "
-        "Newest last; the oldest are dropped past a bound, and events_truncated says how many.",
+        "Newest last; the oldest are dropped past a bound, and events_truncated says how many. "
+        "Paged like the parts (limit, cursor=next_cursor).",
         JSON,
         0.5,
         True,
+        "events",
         "events",
     ),
 )
@@ -249,7 +262,9 @@ def match(uri: str) -> tuple[Entry, dict[str, str]]:
                 return entry, {}
             continue
         found = template.match(uri)
-        if found is not None and all(isinstance(v, str) and v for v in found.values()):
+        if found is not None and all(
+            isinstance(v, str) and (v or k in _PAGE_VARIABLES) for k, v in found.items()
+        ):
             return entry, {k: v for k, v in found.items() if isinstance(v, str)}
     raise MCPError(
         INVALID_PARAMS,

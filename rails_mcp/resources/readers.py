@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, assert_never
 from uuid import UUID
 
@@ -18,7 +20,9 @@ from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
 from rails_mcp.client import RailsClient
-from rails_mcp.resources.catalogue import ReaderName
+from rails_mcp.errors import ToolError
+from rails_mcp.paging import DEFAULT_LIMIT, MAX_LIMIT, Window, cursor_key
+from rails_mcp.resources.catalogue import ENTRIES, Entry, ReaderName
 from rails_mcp.resources.events import EventLog, History, now_rfc3339
 from rails_mcp.resources.guides import ERRORS_GUIDE, LIFECYCLE_GUIDE, TOOLS_GUIDE
 from rails_mcp.resources.views import (
@@ -33,6 +37,7 @@ from rails_mcp.resources.views import (
 )
 from rails_mcp.wire import models as m
 from rails_mcp.wire.budget import CHARS_PER_TOKEN, DEFAULT_TOKEN_BUDGET, fit
+from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.errors import NotFound
 from rails_mcp.wire.untrusted import quote, safe_json
 
@@ -47,16 +52,23 @@ def _json(value: Any) -> str:
     return safe_json(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-#: How to get what a cut resource left out: the tool that pages the same list.
+#: How to get what a cut resource left out: a paged resource, or the tool that pages the list.
 _REST = (
-    "The tools page what a resource cannot show whole: list_parts and list_procurements (cursor), "
-    "recommend_basket, track_procurement, reconcile_invoice."
+    "Read less at a time: a job's parts and an order's invoices and events are paged resources "
+    "(?limit=&cursor=next_cursor); list_parts, list_procurements, recommend_basket, list_businesses, "
+    "list_work_providers, track_procurement and reconcile_invoice page with a cursor."
 )
+#: How to get what a cut page left out: its next page starts right after the last item shown.
+_PAGE_REST = "Read next_page (this URI with cursor=next_cursor) for the rest, or ask for a smaller limit."
+#: Room kept for the next page's cursor and URI, which a cut page gains.
+_NEXT_ROOM = 400
+_BY_READER: dict[ReaderName, Entry] = {e.reader: e for e in ENTRIES}
 
 
-def _bounded(value: dict[str, Any], budget: int) -> str:
-    """``value`` as :func:`_json`, its longest lists cut to fit ``budget`` tokens, the cut said."""
-    return _json(fit(value, lambda v: len(_json(v)), budget * CHARS_PER_TOKEN, _REST, budget))
+def _bounded(value: dict[str, Any], budget: int, rest: str = _REST, room: int = 0) -> dict[str, Any]:
+    """``value``, its longest lists cut to fit ``budget`` tokens as :func:`_json` (less ``room``
+    characters), the cut said with ``rest``."""
+    return fit(value, lambda v: len(_json(v)), budget * CHARS_PER_TOKEN - room, rest, budget)
 
 
 def _uuid(value: str, what: str) -> UUID:
@@ -64,6 +76,37 @@ def _uuid(value: str, what: str) -> UUID:
         return UUID(value)
     except ValueError:
         raise MCPError(INVALID_PARAMS, f"{what} must be a UUID, got {quote(value, 60)}.") from None
+
+
+def _path_values(v: Mapping[str, str]) -> dict[str, str]:
+    """A paged read's variables without its paging: what chose the list."""
+    return {k: x for k, x in v.items() if k not in ("limit", "cursor")}
+
+
+def _limit(raw: str | None) -> int:
+    """The ``limit`` query parameter: a whole number from 1 to the tools' maximum (default 50)."""
+    if not raw:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT):
+        raise MCPError(
+            INVALID_PARAMS, f"limit must be a whole number from 1 to {MAX_LIMIT}, got {quote(raw, 20)}."
+        )
+    return int(raw)
+
+
+def _invalid_cursor(entry: Entry, path: Mapping[str, str]) -> MCPError:
+    """A cursor this resource did not issue: ``invalid params``, with the tools' structured error."""
+    assert entry.template is not None
+    first = entry.template.expand(dict(path))
+    info = ToolError(
+        code=ErrorCode.INVALID_CURSOR,
+        message="This cursor was not issued for this resource and these path values (it was altered, "
+        "or it belongs to another list); nothing was read.",
+        fix=f"Read {quote(first, 200)} (page 1) and follow its next_cursor.",
+        retryable=False,
+        field="cursor",
+    )
+    return MCPError(INVALID_PARAMS, f"Invalid cursor: {info.message} Fix: {info.fix}", info.public())
 
 
 def history_view(history: History) -> dict[str, Any]:
@@ -137,22 +180,63 @@ class Readers:
                 self._jobs.note(job.id, job.external_id)
                 return self._json(job_view(job))
             case "parts":
+                window = self._window(reader, v)  # before the wire: a bad cursor costs no call
                 parts = await self.client.repairer.jobs.parts.list(job_identity=self._external(v))
-                return self._json({"job": {"external": v["external"]}, **parts_view(parts.items)})
+                return self._page(
+                    reader, window, v, {"job": {"external": v["external"]}, **parts_view(parts.items)}
+                )
             case "basket":
                 return self._json(await self._basket(v["external"]))
             case "procurement":
                 return self._json(await self._procurement(_uuid(v["id"], "The procurement id")))
             case "invoices":
-                return self._json(await self._invoices(_uuid(v["id"], "The procurement id")))
+                pid = _uuid(v["id"], "The procurement id")
+                window = self._window(reader, v)
+                return self._page(reader, window, v, await self._invoices(pid))
             case "events":
                 pid = _uuid(v["id"], "The procurement id")
-                return self._json({"procurement_id": str(pid), **history_view(self._log.history(pid))})
+                window = self._window(reader, v)
+                view = {"procurement_id": str(pid), **history_view(self._log.history(pid))}
+                return self._page(reader, window, v, view)
             case _:
                 assert_never(reader)
 
     def _json(self, value: dict[str, Any]) -> str:
-        return _bounded(value, self.token_budget)
+        return _json(_bounded(value, self.token_budget))
+
+    # --- paged reads -----------------------------------------------------------------------------
+
+    def _window(self, reader: ReaderName, v: Mapping[str, str]) -> Window:
+        """The page a read asks for, checked before the wire is read; the cursor is bound to the
+        resource and its path variables, so one altered or made for another list is refused."""
+        chosen = _path_values(v)
+        binding = json.dumps([f"resource:{reader}", chosen], sort_keys=True, separators=(",", ":"))
+        key = cursor_key(self.client)
+        window = Window(tool=reader, start=0, limit=_limit(v.get("limit")), binding=binding.encode(), key=key)
+        cursor = v.get("cursor")
+        if not cursor:  # an empty ``cursor=`` is a first page, as an absent one
+            return window
+        start = window.decode(cursor)
+        if start is None:
+            raise _invalid_cursor(_BY_READER[reader], chosen)
+        return replace(window, start=start)
+
+    def _page(self, reader: ReaderName, window: Window, v: Mapping[str, str], value: dict[str, Any]) -> str:
+        """One page of the read's paged list, cut further to the budget when it must be; the
+        next page starts right after the last item shown, so every item is read exactly once."""
+        entry = _BY_READER[reader]
+        key = entry.paged
+        assert key is not None
+        items: list[Any] = value[key]
+        page, _ = window.cut(items)
+        fitted = _bounded({**value, key: page}, self.token_budget, _PAGE_REST, _NEXT_ROOM)
+        end = window.start + len(fitted[key])
+        if end < len(items):
+            fitted["next_cursor"] = cursor = window.encode(end)
+            limit = {"limit": str(window.limit)} if window.limit != DEFAULT_LIMIT else {}
+            assert entry.template is not None
+            fitted["next_page"] = entry.template.expand({**_path_values(v), **limit, "cursor": cursor})
+        return _json(fitted)
 
     @staticmethod
     def _external(v: dict[str, str]) -> m.ExternalIdentity:

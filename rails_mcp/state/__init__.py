@@ -10,6 +10,7 @@ closed (recovered at the next start-up), the orders a person approved, the spend
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 from rails_mcp.config import ConfigError, Settings
@@ -44,6 +45,7 @@ __all__ = [
     "StateVersionError",
     "ledger_of",
     "open_state_store",
+    "state_errors",
     "state_store_of",
 ]
 
@@ -58,6 +60,14 @@ def open_state_store(location: str | Path) -> StateStore:
 
         return PostgresStateStore(location)
     return SQLiteStateStore(location)
+
+
+def state_errors() -> tuple[type[Exception], ...]:
+    """What a store's read or write may raise: a caller that can carry on without the store
+    catches these (psycopg's only once Postgres is in use; it is never imported otherwise)."""
+    errors: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
+    psycopg = sys.modules.get("psycopg")
+    return (*errors, psycopg.Error) if psycopg is not None else errors
 
 
 def state_store_of(settings: Settings) -> StateStore:

@@ -1,17 +1,26 @@
-"""Invoices of a confirmed order, and whether every line matched (extension)."""
+"""Invoices of a confirmed order, and whether every line matched (extension).
+
+The match is three-way when a person approved the order: each invoice line, less credit notes,
+against the ordered line and against the approved line (quantity and unit price).
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
 from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
-from rails_mcp.present import InvoiceView, OrderMatch, invoice_view, match_order
+from rails_mcp.present import InvoiceView, OrderForApproval, OrderMatch, invoice_view, match_order
+from rails_mcp.state import StateStore, state_errors
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
+from rails_mcp.wire.untrusted import quote, word
 
 from .base import JOB_ALIASES, Identity, Reply, ToolContext, ToolInput, ToolOutput, hints
 from .declare import declare
@@ -20,6 +29,8 @@ from .procurements import PROCUREMENT_ALIASES
 from .views import job_ctx, procurement_ctx, wire
 
 __all__ = ["RECONCILE_INVOICE"]
+
+log = logging.getLogger("rails_mcp.tools.invoices")
 
 
 class ReconcileInvoiceInput(PageInput, ToolInput):
@@ -58,8 +69,9 @@ class ReconcileInvoiceOutput(ToolOutput, NextCursor):
 
 #: What to do about a difference: the server reads invoices, it never changes one.
 _ATTENTION = (
-    "Invoiced amounts differ from the order (see orders[].differences and problems): raise them "
-    "with the supplier before paying; nothing here changes an invoice."
+    "Invoiced amounts differ from the order or from what the person approved (see "
+    "orders[].differences and problems): raise them with the supplier before paying; nothing "
+    "here changes an invoice."
 )
 
 
@@ -129,7 +141,7 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
         )
     by_order = {o.id: o for o in orders}
     matches = [
-        match_order(by_order[pid], [i for i in invoices if i.procurement_id == pid])
+        _three_way(ctx.rails.store, by_order[pid], [i for i in invoices if i.procurement_id == pid])
         for pid in dict.fromkeys(i.procurement_id for i in invoices)
         if pid in by_order
     ]
@@ -155,6 +167,86 @@ async def reconcile_invoice(ctx: ToolContext, args: ReconcileInvoiceInput) -> Re
     if notes:
         output.reason = " ".join(notes)
     return Reply(output, _summary(window, matches, shown, attention))
+
+
+# --- the approved order: the third side of the match ------------------------------------------
+
+
+def _three_way(
+    store: StateStore | None, order: m.BuyerProcurementV1, invoices: Sequence[m.InvoiceV1]
+) -> OrderMatch:
+    """The order against its invoices, then, when a person approved it, against the approval."""
+    match = match_order(order, invoices)
+    approved, problems = _approval(store, str(order.id))
+    if approved is not None:
+        problems += _against_approval(order, match, approved)
+    if not problems:
+        return match
+    return match.model_copy(update={"matched": False, "problems": [*(match.problems or []), *problems]})
+
+
+def _approval(store: StateStore | None, pid: str) -> tuple[OrderForApproval | None, list[str]]:
+    """What a person approved for ``pid`` (None: placed without one); a record that cannot be
+    read is a problem to look at, never a silent pass."""
+    if store is None:
+        return None, []
+    try:
+        body = store.approved_order(pid)
+        return (OrderForApproval.model_validate(body) if body is not None else None), []
+    except (*state_errors(), ValueError, ValidationError) as exc:
+        log.warning("the approval record of %s could not be read: %s", pid, type(exc).__name__)
+        return None, [f"The approval record of order {pid} could not be read; compare it by hand."]
+
+
+def _against_approval(
+    order: m.BuyerProcurementV1, match: OrderMatch, approved: OrderForApproval
+) -> list[str]:
+    """Each approved line against the ordered line and what was invoiced for it (credits taken
+    off), by quantity and unit price; a line on one side only is named too."""
+    invoiced = {d.sellable_id: d for d in match.differences or [] if "not_ordered" not in d.issues}
+    ordered = {str(item.sellable_id): item for item in order.source_items}
+    problems: list[str] = []
+    for line in approved.lines:
+        named, was = f"{quote(line.name)} ({word(line.sellable_id)})", (line.quantity, line.trade_price)
+        item = ordered.pop(line.sellable_id, None)
+        if item is None:
+            problems.append(f"{named}: approved {_amount(*was)}, not on the order.")
+            continue
+        if _differs(was, (item.quantity, item.trade_price)):
+            problems.append(
+                f"{named}: approved {_amount(*was)}, ordered {_amount(item.quantity, item.trade_price)}."
+            )
+        found = invoiced.get(line.sellable_id)
+        billed = (
+            (found.invoiced_quantity, found.invoiced_unit_price)
+            if found
+            else (item.quantity, item.trade_price)
+        )
+        if _differs(was, billed):
+            problems.append(f"{named}: approved {_amount(*was)}, invoiced {_amount(*billed)}.")
+    problems += [
+        f"{quote(item.name)} ({item.sellable_id}): ordered {_amount(item.quantity, item.trade_price)}, "
+        "not in the approved order."
+        for item in ordered.values()
+    ]
+    return problems
+
+
+def _differs(approved: tuple[int, str], other: tuple[int, str | None]) -> bool:
+    price = _decimal(approved[1])
+    return price is None or approved[0] != other[0] or price != _decimal(other[1])
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    try:
+        return Decimal(value) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _amount(quantity: int, unit_price: str | None) -> str:
+    """Quantity × unit price ("2 × 120.00"), the price shown as data (the wire's or the record's)."""
+    return f"{quantity} × {word(unit_price)}" if unit_price is not None else f"{quantity}"
 
 
 def _summary(

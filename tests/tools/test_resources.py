@@ -130,10 +130,10 @@ async def test_resources_and_templates_list_at_least_eight_entries_each_describe
         assert {"guide://lifecycle", SCENARIO_URI} <= uris
         assert {t.uri_template for t in templates} >= {
             "rails://jobs/{external}",
-            "rails://jobs/{external}/parts",
+            "rails://jobs/{external}/parts{?limit,cursor}",
             "rails://jobs/{external}/basket",
             "rails://procurements/{id}",
-            "rails://procurements/{id}/invoices",
+            "rails://procurements/{id}/invoices{?limit,cursor}",
         }
         for entry in [*resources, *templates]:
             assert entry.description

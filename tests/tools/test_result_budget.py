@@ -120,8 +120,9 @@ async def test_a_big_world_reads_within_the_default_budget_and_says_what_was_cut
     assert parts["counts"] == {"estimated": 1200, "ordered": 0}  # the counts stay whole
     for uri, text in reads:
         assert len(text) / 4 <= DEFAULT_TOKEN_BUDGET, (uri, len(text) / 4)
-    cut = json.loads(dict(reads)["rails://jobs/BIG-1/parts"])
-    assert "of 1200 shown" in cut["truncated"]
+    first_page = json.loads(dict(reads)["rails://jobs/BIG-1/parts"])  # paged: 50 of 1200, then a cursor
+    assert len(first_page["parts"]) == 50
+    assert "next_cursor" in first_page
 
 
 async def test_write_tools_return_what_they_changed_not_the_whole_job(tmp_path: Path):
