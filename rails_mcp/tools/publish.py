@@ -19,7 +19,7 @@ from typing import Any, cast
 from mcp_types import Tool
 from pydantic import BaseModel
 
-from rails_mcp.wire.schema import compact_schema, inline_single_use, lean
+from rails_mcp.wire.schema import compact_schema, inline_refs, inline_single_use, lean, ref_counts
 
 from . import TOOLS, TOOLS_BY_NAME
 from .base import ToolDef
@@ -49,7 +49,80 @@ def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
     error_props = cast("dict[str, Any]", error["properties"])
     error_props["example_arguments"] = lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
     inline_single_use(schema)
-    return {"type": "object", **schema}
+    _inline_where_shorter(schema)
+    return {"type": "object", **cast("dict[str, Any]", _implied_types(schema))}
+
+
+def _inline_where_shorter(schema: dict[str, Any]) -> None:
+    """A ``$defs`` entry is written where it is used when that is shorter than the entry and
+    its references (a small object referred to twice): the same schema in fewer tokens."""
+    defs = cast("dict[str, Any]", schema.get("$defs", {}))
+    counts = ref_counts(schema)
+    shorter = {
+        name
+        for name, body in defs.items()
+        if counts[f"#/$defs/{name}"] * (_size(body) - _size({"$ref": f"#/$defs/{name}"}))
+        < _size({name: body})
+    }
+    if not shorter:
+        return
+    for key in list(schema):
+        schema[key] = inline_refs(schema[key], defs, shorter)
+    kept = {name: body for name, body in defs.items() if name not in shorter}
+    if kept:
+        schema["$defs"] = kept
+    else:
+        del schema["$defs"]
+
+
+def _size(node: Any) -> int:
+    return len(json.dumps(node))
+
+
+#: The type each keyword applies to: a branch holding only that keyword says its type by it.
+_SHAPED_BY = {"properties": "object", "items": "array"}
+
+
+def _implied_types(node: Any) -> Any:
+    """``node`` without type words its other keywords already say (fewer tokens on every
+    ``tools/list``, the same values valid or fewer): an all-string ``enum`` or ``const``
+    drops ``"type": "string"``, and an ``anyOf`` whose branches are each of a different type (a plain
+    type, an object by its ``properties``, an array by its ``items``) becomes one node with a
+    ``type`` list, since ``properties`` and ``items`` bind only their own type."""
+    if isinstance(node, list):
+        return [_implied_types(v) for v in cast("list[Any]", node)]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _implied_types(v) for k, v in cast("dict[str, Any]", node).items()}
+    values = cast("list[Any]", out.get("enum", [out["const"]] if "const" in out else []))
+    if out.get("type") == "string" and values and all(isinstance(v, str) for v in values):
+        del out["type"]
+    merged = _one_node(out.get("anyOf"))
+    if merged is not None:
+        out = {**merged, **{k: v for k, v in out.items() if k != "anyOf"}}
+    return out
+
+
+def _one_node(variants: Any) -> dict[str, Any] | None:
+    """The branches of an ``anyOf`` as one node, or None when two could hold the same type."""
+    if not isinstance(variants, list):
+        return None
+    types: list[str] = []
+    merged: dict[str, Any] = {}
+    for branch in cast("list[Any]", variants):
+        if not isinstance(branch, dict) or len(cast("dict[str, Any]", branch)) != 1:
+            return None
+        ((key, value),) = cast("dict[str, Any]", branch).items()
+        if key == "type":
+            kinds = cast("list[str]", value if isinstance(value, list) else [value])
+        elif key in _SHAPED_BY:
+            kinds, merged[key] = [_SHAPED_BY[key]], value
+        else:
+            return None
+        if set(kinds) & set(types):
+            return None
+        types += kinds
+    return {"type": types, **merged}
 
 
 def _generated(tool: ToolDef[Any, Any]) -> Schemas:
