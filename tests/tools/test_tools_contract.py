@@ -242,20 +242,6 @@ async def test_an_order_placed_with_approval_off_says_approval_off(tmp_path: Pat
     assert out["approval"] == "off"
 
 
-async def test_on_2026_07_28_wire_calls_are_logged_only_to_a_request_that_opts_in(tmp_path: Path):
-    for opt_in in (None, "debug"):
-        seen: list[LoggingMessageNotificationParams] = []
-
-        async def on_log(params: LoggingMessageNotificationParams) -> None:
-            seen.append(params)  # noqa: B023 - consumed before the next iteration
-
-        server = build_server(Rails(settings_rails(tmp_path)))
-        async with Client(server, mode="2026-07-28", logging_callback=on_log, log_level=opt_in) as client:
-            await client.call_tool("get_repair_job", {"job": JOB})
-        calls = [p for p in seen if "repairer.jobs.get" in json.dumps(p.data)]
-        assert bool(calls) is (opt_in is not None)
-
-
 @pytest.mark.parametrize("tool", ["get_repair_job", "prepare_vehicle"])
 def test_a_union_of_one_key_objects_is_published_as_one_object_taking_exactly_one_key(tool: str):
     """The job identity and the vehicle identifier: one object, the same values valid as the model's."""
