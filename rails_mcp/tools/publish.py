@@ -24,7 +24,14 @@ from rails_mcp.wire.schema import compact_schema, inline_refs, inline_single_use
 from . import TOOLS, TOOLS_BY_NAME
 from .base import ToolDef
 
-__all__ = ["PUBLISHED_FILE", "output_schema", "published", "published_file_text", "store_published_file"]
+__all__ = [
+    "PUBLISHED_FILE",
+    "SPENDING_LIMITED",
+    "output_schema",
+    "published",
+    "published_file_text",
+    "store_published_file",
+]
 
 log = logging.getLogger("rails_mcp.tools.publish")
 
@@ -33,12 +40,16 @@ PUBLISHED_FILE = Path(__file__).resolve().parent.parent / "published_tools.json"
 
 Schemas = tuple[dict[str, Any], dict[str, Any]]
 
+#: The tools whose order total the per-order spending limit can refuse: only their error
+#: publishes ``spending_limit`` (no other tool's error carries it).
+SPENDING_LIMITED = frozenset({"place_procurement"})
+
 
 def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
     """The output model's JSON schema: one ``type: object`` root admitting the success fields
     (omitted when absent, never null) and ``error``; ``is_extension`` required; the error's
     ``example_arguments`` typed as this tool's own arguments (their shape, without the
-    constraints the inputSchema already states)."""
+    constraints the inputSchema already states); ``spending_limit`` only where it can be sent."""
     raw = cast("type[BaseModel]", tool.output_model).model_json_schema()
     schema = cast("dict[str, Any]", lean(raw))
     schema["properties"]["is_extension"] = {"type": "boolean"}
@@ -48,6 +59,8 @@ def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
     error["required"] = ["code", "message", "fix", "retryable"]
     error_props = cast("dict[str, Any]", error["properties"])
     error_props["example_arguments"] = lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
+    if tool.name not in SPENDING_LIMITED:
+        del error_props["spending_limit"]
     inline_single_use(schema)
     _inline_where_shorter(schema)
     return {"type": "object", **cast("dict[str, Any]", _implied_types(schema))}

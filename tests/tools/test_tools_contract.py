@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rails_mcp.errors import ToolError
 from rails_mcp.server import build_server
 from rails_mcp.tools import TOOLS, Rails, compact_schema
+from rails_mcp.tools.publish import SPENDING_LIMITED
 from tests.support.mcp_support import JOB, QUICKSTART, TOOL_NAMES, mcp_session, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -96,12 +97,14 @@ async def test_every_output_schema_describes_each_nested_object_and_array(tmp_pa
 
 
 async def test_every_output_schema_admits_the_error_with_all_eleven_fields(tmp_path: Path):
-    fields = set(ToolError.model_fields)
+    """And the twelfth, the spending limit, where an order total can be refused over it."""
+    fields = set(ToolError.model_fields) - {"spending_limit"}
     assert len(fields) == 11
     for tool in await _listed(tmp_path):
         schema = tool["outputSchema"]
         error = _resolve(schema, schema["properties"]["error"])
-        assert set(error["properties"]) == fields, tool["name"]
+        limited = {"spending_limit"} if tool["name"] in SPENDING_LIMITED else set()
+        assert set(error["properties"]) == fields | limited, tool["name"]
         assert error["required"] == ["code", "message", "fix", "retryable"]
         example = error["properties"]["example_arguments"]
         assert set(example["properties"]) == set(tool["inputSchema"]["properties"]), tool["name"]
