@@ -58,7 +58,9 @@ def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
     error = cast("dict[str, Any]", defs["ToolError"])
     error["required"] = ["code", "message", "fix", "retryable"]
     error_props = cast("dict[str, Any]", error["properties"])
-    error_props["example_arguments"] = lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
+    error_props["example_arguments"] = _open_choices(
+        lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
+    )
     if tool.name not in SPENDING_LIMITED:
         del error_props["spending_limit"]
     inline_single_use(schema)
@@ -86,6 +88,20 @@ def _inline_where_shorter(schema: dict[str, Any]) -> None:
         schema["$defs"] = kept
     else:
         del schema["$defs"]
+
+
+def _open_choices(node: Any) -> Any:
+    """``node`` with each string ``enum`` a plain string: the choices are a constraint the
+    inputSchema already states, and ``example_arguments`` are replayed against it."""
+    if isinstance(node, list):
+        return [_open_choices(v) for v in cast("list[Any]", node)]
+    if not isinstance(node, dict):
+        return node
+    items = cast("dict[str, Any]", node)
+    choices = items.get("enum")
+    if isinstance(choices, list) and all(isinstance(v, str) for v in cast("list[Any]", choices)):
+        return {"type": "string"}
+    return {k: _open_choices(v) for k, v in items.items()}
 
 
 def _size(node: Any) -> int:
