@@ -1,12 +1,13 @@
 """The audit log: one JSON line per tool call, appended to ``$RAILS_STATE_DIR/audit.jsonl``.
 
-Who ordered what, when, and whether a person approved it: time, tool, arguments, outcome
-(``ok`` or the error code), the procurement and invoice ids touched, the approval outcome, the
-transport and the protocol era. The file is only ever appended to (``O_APPEND``, one
-``write`` per line) and kept 0600, so it survives restarts and replicas sharing a state dir
-interleave whole lines. Nothing secret-shaped is written: keys named like secrets and values
-that look like credentials are replaced by ``[redacted]``. A failing write never costs the
-tool's result; it is reported in the server log instead.
+Who ordered what, when, and whether a person approved it: time, the tenant and the repairer
+the server acts for, tool, arguments, outcome (``ok`` or the error code), the procurement and
+invoice ids touched, the approval outcome, the transport and the protocol era. The file is
+only ever appended to (``O_APPEND``, one ``write`` per line) and kept 0600, so it survives
+restarts and replicas sharing a state dir interleave whole lines. Nothing secret-shaped is
+written: keys named like secrets and values that look like credentials are replaced by
+``[redacted]``. A failing write never costs the tool's result; it is reported in the server
+log instead.
 
 A write to the wire is announced first: an ``intent`` line (``"kind": "intent"``, fsync'd, and
 kept open in the state store) before the call reaches the wire, then the call's own line
@@ -165,9 +166,13 @@ class AuditEntry:
     #: What a recovery needs to ask the wire whether the write landed (intent lines only).
     order: Mapping[str, Any] | None = None
 
-    def body(self, known_secrets: Iterable[str]) -> dict[str, Any]:
+    def body(
+        self, known_secrets: Iterable[str], acting_for: Mapping[str, str | None] | None = None
+    ) -> dict[str, Any]:
+        """The line's JSON object; ``acting_for`` (the log's tenant and repairer) leads it."""
         body: dict[str, Any] = {
             "time": self.time,
+            **(acting_for or {}),
             "tool": self.tool,
             "arguments": redact(self.arguments, known_secrets),
             "outcome": self.outcome,
@@ -185,18 +190,31 @@ class AuditEntry:
             body["order"] = redact(self.order, known_secrets)
         return body
 
-    def line(self, known_secrets: Iterable[str]) -> str:
-        return json.dumps(self.body(known_secrets), ensure_ascii=True, separators=(",", ":")) + "\n"
+    def line(self, known_secrets: Iterable[str], acting_for: Mapping[str, str | None] | None = None) -> str:
+        body = self.body(known_secrets, acting_for)
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
 class AuditLog:
-    """Append-only JSON lines. ``record`` never raises: a failed write is a server-log warning."""
+    """Append-only JSON lines. ``record`` never raises: a failed write is a server-log warning.
+
+    Every line names whom the server acts for: ``tenant`` (the sandbox tenant, ``RAILS_TENANT``;
+    null for the shared world or a real API) and ``repairer`` (the repairer credential's
+    integration id, never its key), so lines from several deployments can be told apart.
+    """
 
     def __init__(
-        self, path: Path | None, *, known_secrets: Iterable[str] = (), store: StateStore | None = None
+        self,
+        path: Path | None,
+        *,
+        known_secrets: Iterable[str] = (),
+        store: StateStore | None = None,
+        tenant: str | None = None,
+        repairer: str | None = None,
     ) -> None:
         self.path = path.expanduser() if path is not None else None
         self._known = [s for s in known_secrets if s]
+        self.acting_for: dict[str, str | None] = {"tenant": tenant, "repairer": repairer}
         #: Where open intents are kept until their outcome is written (``None``: not kept).
         self.store = store
         self._lock = threading.Lock()
@@ -229,7 +247,7 @@ class AuditLog:
         entry.kind, entry.intent = "intent", uuid.uuid4().hex
         if self.store is not None:
             try:
-                self.store.open_intent(entry.intent, entry.tool, entry.body(self._known))
+                self.store.open_intent(entry.intent, entry.tool, entry.body(self._known, self.acting_for))
             except Exception as exc:  # sqlite3.Error and OSError alike: the call goes on
                 log.warning(
                     "state store: could not keep the intent of %s open (%s)", entry.tool, type(exc).__name__
@@ -256,7 +274,7 @@ class AuditLog:
 
     def _append(self, entry: AuditEntry, *, durable: bool) -> bool:
         try:
-            data = entry.line(self._known).encode()
+            data = entry.line(self._known, self.acting_for).encode()
             with self._lock:
                 fd = self._descriptor()
                 os.write(fd, data)
@@ -278,5 +296,12 @@ def audit_from_settings(settings: Settings) -> AuditLog:
         for name in SECRET_FIELDS
         if isinstance(value := getattr(settings, name, None), SecretStr)
     ]
-    secrets += [settings.repairer().api_key, settings.supplier().api_key]
-    return AuditLog(settings.audit_log_path(), known_secrets=secrets, store=state_store_of(settings))
+    repairer = settings.repairer()
+    secrets += [repairer.api_key, settings.supplier().api_key]
+    return AuditLog(
+        settings.audit_log_path(),
+        known_secrets=secrets,
+        store=state_store_of(settings),
+        tenant=settings.tenant,
+        repairer=repairer.integration_id,
+    )

@@ -103,6 +103,5 @@ def check_spending_limit(total: Decimal, limit: Decimal | None, currency: str | 
         f"The order total {money(total)}{unit} is above this server's spending limit of "
         f"{money(limit)}{unit} per order.",
         ErrorCode.OVER_SPENDING_LIMIT.fix,
-        field="offer_selections",
-        valid_values=[money(limit)],
+        spending_limit=(money(limit), currency),
     )

@@ -86,6 +86,8 @@ class GuardRefusal(Exception):
     valid_values: list[str] | None = None
     #: Offers of a confirmable supplier covering the same (still estimated) parts.
     alternatives: list[OfferV1] = dataclass_field(default_factory=list[OfferV1])
+    #: The per-order spending limit the total is above, and its currency when known.
+    spending_limit: tuple[str, str | None] | None = None
 
     def __str__(self) -> str:
         return self.message

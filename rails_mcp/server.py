@@ -20,6 +20,7 @@ from typing import Any, cast, get_args
 
 from mcp import MCPDeprecationWarning
 from mcp.server import Server, ServerRequestContext
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp_types import (
     CallToolRequestParams,
     CallToolResult,
@@ -31,6 +32,7 @@ from mcp_types import (
     LoggingLevel,
     PaginatedRequestParams,
     RequestParams,
+    ServerCapabilities,
     SetLevelRequestParams,
     TextContent,
 )
@@ -292,23 +294,25 @@ _DEBUG_WHILE_ASKED = _DebugWhileAsked()
 
 def _wants_debug(ctx: ServerRequestContext[Any]) -> bool:
     """Whether this call's client may receive debug log lines (see :func:`_send_logs`)."""
-    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        return True  # each request opts in through _meta; the SDK drops what was not asked for
-    return cast("dict[str, Any]", ctx.lifespan_context).get("log_level") == "debug"
+    return _log_floor(ctx) == "debug"
+
+
+def _log_floor(ctx: ServerRequestContext[Any]) -> LoggingLevel | None:
+    """The lowest level this call's client receives; None: no log notifications at all."""
+    if not _has_logging(ctx.protocol_version):
+        return None
+    return cast("dict[str, Any]", ctx.lifespan_context).get("log_level")
 
 
 async def _send_logs(ctx: ServerRequestContext[Any], lines: list[tuple[LoggingLevel, str]]) -> None:
     """Log notifications at or above the level the client set (none before it sets one)."""
-    state = cast("dict[str, Any]", ctx.lifespan_context)
-    # 2026-07-28 has no logging/setLevel: each request opts in through _meta, and the SDK's
-    # session drops what was not asked for; on 2025-11-25 the level set here is the floor.
-    floor = "debug" if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS else state.get("log_level")
+    floor = _log_floor(ctx)
     if floor is None:
         return
     for level, text in lines:
         if _LEVELS.index(level) < _LEVELS.index(floor):
             continue
-        with warnings.catch_warnings():  # logging is deprecated in 2026-07-28, current in 2025-11-25
+        with warnings.catch_warnings():  # logging is deprecated in 2026-07-28; sent only before it
             warnings.simplefilter("ignore", MCPDeprecationWarning)
             await ctx.session.send_log_message(  # pyright: ignore[reportDeprecated]
                 level, {"message": text}, logger="rails_mcp.wire"
@@ -319,6 +323,37 @@ async def _send_logs(ctx: ServerRequestContext[Any], lines: list[tuple[LoggingLe
 async def _lifespan(_: Server[Any]) -> AsyncGenerator[dict[str, Any]]:
     """Per-connection state: the log level the client set with ``logging/setLevel``."""
     yield {"log_level": None}
+
+
+# --- what each protocol era is told: capabilities and cache hints -------------------------------
+
+
+def _has_logging(protocol_version: str | None) -> bool:
+    """Whether the era has logging: the handshake eras (2025-11-25 and before) do; 2026-07-28
+    deprecates it, so its clients are neither offered the capability nor sent log lines."""
+    return protocol_version not in MODERN_PROTOCOL_VERSIONS
+
+
+def _capabilities_for(server: Server[Any], protocol_version: str | None) -> ServerCapabilities:
+    """The server's capabilities as ``protocol_version`` is told them.
+
+    The SDK's lowlevel ``Server`` derives ``logging`` from the registered
+    ``logging/setLevel`` handler for every version; this is the one seam that withholds it
+    from an era without logging (``server/discover``; the legacy handshake keeps the SDK's).
+    """
+    capabilities = server.get_capabilities(protocol_version=protocol_version)
+    if _has_logging(protocol_version):
+        return capabilities
+    return capabilities.model_copy(update={"logging": None})
+
+
+#: Only 2026-07-28 results carry cache hints (the SDK leaves them off older eras' results).
+#: The tool list changes only with a new server version or a restart under other settings
+#: (the allow-list, read-only), and may differ per caller's authorization, so it is
+#: ``private``; five minutes bounds how long a client shows a list a restart changed. The
+#: prompts, the guides and the resource listings set their own (see rails_mcp.resources);
+#: every read from the wire is ``private`` with ``ttlMs: 0``.
+_CACHE_HINTS: dict[CacheableMethod, CacheHint] = {"tools/list": CacheHint(ttl_ms=300_000, scope="private")}
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -451,6 +486,7 @@ def build_server(
         website_url=WEBSITE_URL,
         icons=[ICON],
         lifespan=_lifespan,
+        cache_hints=_CACHE_HINTS,
         on_list_tools=handlers.list_tools,
         on_call_tool=handlers.call_tool,
     )
@@ -458,7 +494,7 @@ def build_server(
     async def discover(ctx: ServerRequestContext[Any], params: RequestParams) -> DiscoverResult:
         return DiscoverResult(
             supported_versions=list(KNOWN_PROTOCOL_VERSIONS),
-            capabilities=server.get_capabilities(protocol_version=ctx.protocol_version),
+            capabilities=_capabilities_for(server, ctx.protocol_version),
             instructions=INSTRUCTIONS,
         )
 

@@ -16,7 +16,7 @@ from pydantic import (
 
 from rails_mcp.wire.codes import CODES, ErrorCode
 
-__all__ = ["Suggestion", "ToolError", "ToolFailure"]
+__all__ = ["SpendingLimit", "Suggestion", "ToolError", "ToolFailure"]
 
 
 class Suggestion(BaseModel):
@@ -33,6 +33,16 @@ class Suggestion(BaseModel):
     @model_serializer(mode="wrap")
     def _present_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
+
+
+class SpendingLimit(BaseModel):
+    """The per-order limit an order's total is above: no argument is at fault, so it is not a
+    ``field`` with ``valid_values`` but the amount the person set (and its currency when known)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    amount: str
+    currency_code: str | None = None
 
 
 class ToolError(BaseModel):
@@ -55,6 +65,8 @@ class ToolError(BaseModel):
     valid_values: list[str] | None = None
     did_you_mean: str | bool | Suggestion | None = None
     next_tool: str | None = None
+    #: Only on over_spending_limit, so published only by the tools that place orders.
+    spending_limit: SpendingLimit | None = None
     #: Typed per tool in the published schema: the failed tool's own arguments.
     example_arguments: dict[str, Any] | None = Field(
         default=None, description="Corrected arguments for the same tool; replay them."

@@ -27,7 +27,7 @@ from rails_mcp.errors.inputs import (
     repair_identity,
 )
 from rails_mcp.errors.model import Suggestion, ToolError
-from rails_mcp.errors.reshape import deep_repair
+from rails_mcp.errors.reshape import deep_repair, identifier_key, match_key
 from rails_mcp.wire.untrusted import quote, safe_json, word
 
 __all__ = [
@@ -131,10 +131,10 @@ def repair_arguments(
 def _renamed(
     rules: Repairs, fields: set[str], key: str, value: Any, problems: list[Problem]
 ) -> tuple[str, Any] | None:
-    """A key that is not an argument: the argument its other name stands for (with the value in
-    that argument's shape), or None when the model knows no such name."""
-    alias = rules.aliases.get(key)
-    if alias is None or alias not in fields:
+    """A key that is not an argument: the argument its other name (or a close spelling) stands
+    for, with the value in that argument's shape; None when the model knows no such name."""
+    alias = match_key(key, fields, rules.aliases)
+    if alias is None:
         problems.append(
             Problem(
                 key,
@@ -144,11 +144,22 @@ def _renamed(
             )
         )
         return None
+    identifiers = _as_identifiers(key, value) if alias in rules.identifiers else None
+    if identifiers is not None:
+        problems.append(
+            Problem(
+                key,
+                f"`{word(key)}` is not an argument of this tool; vehicles go in `{alias}`.",
+                f'Send each as an item of `{alias}`: "{alias}": {safe_json(json.dumps(identifiers))}.',
+                did_you_mean=alias,
+            )
+        )
+        return alias, identifiers
     problems.append(
         Problem(
             key,
-            f"`{key}` is not an argument of this tool.",
-            f"Use `{alias}` instead of `{key}`"
+            f"`{word(key)}` is not an argument of this tool.",
+            f"Use `{alias}` instead of `{word(key)}`"
             + (" (the tool maps it to the wire's identity keys)." if alias in rules.identities else "."),
             did_you_mean=alias,
         )
@@ -158,6 +169,16 @@ def _renamed(
     if alias in rules.ids and isinstance(value, dict):
         value = cast("dict[str, Any]", value).get("id")
     return alias, value
+
+
+def _as_identifiers(key: str, value: Any) -> list[dict[str, str]] | None:
+    """A VIN or a plate sent as its own argument (``"vin": "…"``): the identifier objects it
+    stands for; None when ``key`` names no identifier or the value is not text."""
+    kind = identifier_key(key)
+    values = cast("list[Any]", value) if isinstance(value, list) else [value]
+    if kind is None or not values or not all(isinstance(v, str) for v in values):
+        return None
+    return [{kind: v} for v in values]
 
 
 _SUGGESTION: TypeAdapter[str | bool | Suggestion] = TypeAdapter(str | bool | Suggestion)
@@ -197,8 +218,9 @@ def arguments_error(
     # Keys the table did not know go through the type-directed pass too (it matches spellings).
     repaired = deep_repair(model, {**{k: v for k, v in raw.items() if k not in repaired}, **repaired})
     translated = explain(error)
-    # A repaired field's own diagnosis beats the schema's (one line for external_id, say).
-    repaired_roots = {_root(p.field) for p in problems}
+    # A repaired field's own diagnosis beats the schema's (one line for external_id, say), and an
+    # argument sent under another name is not also "required".
+    repaired_roots = {_root(p.field) for p in problems} | (set(repaired) - set(raw))
     problems += [p for p in translated if _root(p.field) not in repaired_roots]
     first = (
         problems[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
@@ -28,7 +28,7 @@ from rails_mcp.errors.inputs import (
 )
 from rails_mcp.wire.models import ExternalIdentity, IdIdentity, VinIdentifier, VrmIdentifier
 
-__all__ = ["deep_repair"]
+__all__ = ["deep_repair", "identifier_key", "match_key"]
 
 _VIN_KEYS = frozenset({"vin", "chassis", "chassis_number", "vin_number", "chassis_no", "vin_no"})
 _VRM_KEYS = frozenset(
@@ -40,6 +40,12 @@ _FALSE = frozenset({"false", "no", "n", "0", "off"})
 
 def _snake(key: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key.strip()).replace("-", "_").replace(" ", "_").lower()
+
+
+def identifier_key(key: str) -> str | None:
+    """``vin`` or ``vrm`` when an argument named ``key`` holds a vehicle identifier of that kind."""
+    snake = _snake(key)
+    return "vin" if snake in _VIN_KEYS else "vrm" if snake in _VRM_KEYS else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +102,9 @@ _DROP = object()
 _NO_LITERALS: Mapping[str, str] = {}
 
 
-def _match_key(key: str, fields: Mapping[str, Any], aliases: Mapping[str, str]) -> str | None:
+def match_key(key: str, fields: Collection[str], aliases: Mapping[str, str]) -> str | None:
+    """The argument ``key`` names: as sent, in snake case, by the model's other names for its
+    arguments, or by a close spelling; None when it names none."""
     if key in fields:
         return key
     snake = _snake(key)
@@ -139,7 +147,7 @@ def _repair_model(model: type[BaseModel], value: Any) -> Any:
     rules = model.repairs if issubclass(model, RepairableInput) else Repairs()
     out: dict[str, Any] = {}
     for key, item in node.items():
-        target = _match_key(key, fields, rules.aliases)
+        target = match_key(key, fields, rules.aliases)
         if target is None or (target in out and key != target):
             continue  # an unknown key (or a second spelling of one already given) is dropped
         info = fields[target]

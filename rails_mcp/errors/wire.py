@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rails_mcp.errors.model import ToolError
+from rails_mcp.errors.model import SpendingLimit, ToolError
 from rails_mcp.guard import GuardRefusal
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.errors import (
@@ -103,6 +103,7 @@ def refusal_error(refusal: GuardRefusal, example_arguments: dict[str, Any] | Non
         retryable=False,
         field=refusal.field,
         valid_values=refusal.valid_values,
+        spending_limit=_limit(refusal),
         # Over the limit, the next step is the person's, not another selection to try.
         next_tool=None
         if refusal.code == ErrorCode.OVER_SPENDING_LIMIT
@@ -111,6 +112,13 @@ def refusal_error(refusal: GuardRefusal, example_arguments: dict[str, Any] | Non
         else "place_procurement",
         example_arguments=example_arguments,
     )
+
+
+def _limit(refusal: GuardRefusal) -> SpendingLimit | None:
+    if refusal.spending_limit is None:
+        return None
+    amount, currency = refusal.spending_limit
+    return SpendingLimit(amount=amount, currency_code=currency)
 
 
 def internal_error(tool: str) -> ToolError:

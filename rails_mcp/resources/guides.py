@@ -115,6 +115,7 @@ structured content is `{{"is_extension": bool, "error": {{...}}}}`:
 | `retryable` | true when the same call may succeed later unchanged |
 | `example_arguments` | complete corrected arguments for the same tool: replay them |
 | `field`, `valid_values`, `did_you_mean`, `next_tool`, `http_status`, `wire_method` | where they apply |
+| `spending_limit` | on `over_spending_limit`: the limit (`amount`, `currency_code`) the total is above |
 
 ## Every code
 

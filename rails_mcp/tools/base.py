@@ -114,7 +114,7 @@ class ToolDef(Generic[InT, OutT]):
 
 def hints(*, read_only: bool, idempotent: bool) -> mcp_types.ToolAnnotations:
     """Truthful hints: every tool talks to the Rails API (open world); none deletes anything.
-    (No annotation title: the tool's own ``title`` says it once.)"""
+    (``declare`` adds the annotation title, the tool's own ``title`` again.)"""
     return mcp_types.ToolAnnotations(
         read_only_hint=read_only,
         destructive_hint=False,

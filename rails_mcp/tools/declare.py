@@ -47,13 +47,15 @@ def declare(
     (output_model,) = get_args(signature.return_annotation)
     if probe is None and annotations.read_only_hint:
         probe = runs(handler)
+    title = handler.__name__.replace("_", " ").capitalize()
     return ToolDef(
         name=handler.__name__,
-        title=handler.__name__.replace("_", " ").capitalize(),
+        title=title,
         description=description,
         input_model=cast("type[InT]", args.annotation),
         output_model=cast("type[OutT]", output_model),
-        annotations=annotations,
+        # Said twice on purpose: 2025-03-26 hosts show ``annotations.title``, later ones ``title``.
+        annotations=annotations.model_copy(update={"title": title}),
         handler=handler,
         extension=extension,
         correct=correct,

@@ -19,12 +19,19 @@ from typing import Any, cast
 from mcp_types import Tool
 from pydantic import BaseModel
 
-from rails_mcp.wire.schema import compact_schema, inline_single_use, lean
+from rails_mcp.wire.schema import compact_schema, inline_refs, inline_single_use, lean, ref_counts
 
 from . import TOOLS, TOOLS_BY_NAME
 from .base import ToolDef
 
-__all__ = ["PUBLISHED_FILE", "output_schema", "published", "published_file_text", "store_published_file"]
+__all__ = [
+    "PUBLISHED_FILE",
+    "SPENDING_LIMITED",
+    "output_schema",
+    "published",
+    "published_file_text",
+    "store_published_file",
+]
 
 log = logging.getLogger("rails_mcp.tools.publish")
 
@@ -33,12 +40,16 @@ PUBLISHED_FILE = Path(__file__).resolve().parent.parent / "published_tools.json"
 
 Schemas = tuple[dict[str, Any], dict[str, Any]]
 
+#: The tools whose order total the per-order spending limit can refuse: only their error
+#: publishes ``spending_limit`` (no other tool's error carries it).
+SPENDING_LIMITED = frozenset({"place_procurement"})
+
 
 def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
     """The output model's JSON schema: one ``type: object`` root admitting the success fields
     (omitted when absent, never null) and ``error``; ``is_extension`` required; the error's
     ``example_arguments`` typed as this tool's own arguments (their shape, without the
-    constraints the inputSchema already states)."""
+    constraints the inputSchema already states); ``spending_limit`` only where it can be sent."""
     raw = cast("type[BaseModel]", tool.output_model).model_json_schema()
     schema = cast("dict[str, Any]", lean(raw))
     schema["properties"]["is_extension"] = {"type": "boolean"}
@@ -47,9 +58,100 @@ def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
     error = cast("dict[str, Any]", defs["ToolError"])
     error["required"] = ["code", "message", "fix", "retryable"]
     error_props = cast("dict[str, Any]", error["properties"])
-    error_props["example_arguments"] = lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
+    error_props["example_arguments"] = _open_choices(
+        lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
+    )
+    if tool.name not in SPENDING_LIMITED:
+        del error_props["spending_limit"]
     inline_single_use(schema)
-    return {"type": "object", **schema}
+    _inline_where_shorter(schema)
+    return {"type": "object", **cast("dict[str, Any]", _implied_types(schema))}
+
+
+def _inline_where_shorter(schema: dict[str, Any]) -> None:
+    """A ``$defs`` entry is written where it is used when that is shorter than the entry and
+    its references (a small object referred to twice): the same schema in fewer tokens."""
+    defs = cast("dict[str, Any]", schema.get("$defs", {}))
+    counts = ref_counts(schema)
+    shorter = {
+        name
+        for name, body in defs.items()
+        if counts[f"#/$defs/{name}"] * (_size(body) - _size({"$ref": f"#/$defs/{name}"}))
+        < _size({name: body})
+    }
+    if not shorter:
+        return
+    for key in list(schema):
+        schema[key] = inline_refs(schema[key], defs, shorter)
+    kept = {name: body for name, body in defs.items() if name not in shorter}
+    if kept:
+        schema["$defs"] = kept
+    else:
+        del schema["$defs"]
+
+
+def _open_choices(node: Any) -> Any:
+    """``node`` with each string ``enum`` a plain string: the choices are a constraint the
+    inputSchema already states, and ``example_arguments`` are replayed against it."""
+    if isinstance(node, list):
+        return [_open_choices(v) for v in cast("list[Any]", node)]
+    if not isinstance(node, dict):
+        return node
+    items = cast("dict[str, Any]", node)
+    choices = items.get("enum")
+    if isinstance(choices, list) and all(isinstance(v, str) for v in cast("list[Any]", choices)):
+        return {"type": "string"}
+    return {k: _open_choices(v) for k, v in items.items()}
+
+
+def _size(node: Any) -> int:
+    return len(json.dumps(node))
+
+
+#: The type each keyword applies to: a branch holding only that keyword says its type by it.
+_SHAPED_BY = {"properties": "object", "items": "array"}
+
+
+def _implied_types(node: Any) -> Any:
+    """``node`` without type words its other keywords already say (fewer tokens on every
+    ``tools/list``, the same values valid or fewer): an all-string ``enum`` or ``const``
+    drops ``"type": "string"``, and an ``anyOf`` whose branches are each of a different type (a plain
+    type, an object by its ``properties``, an array by its ``items``) becomes one node with a
+    ``type`` list, since ``properties`` and ``items`` bind only their own type."""
+    if isinstance(node, list):
+        return [_implied_types(v) for v in cast("list[Any]", node)]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _implied_types(v) for k, v in cast("dict[str, Any]", node).items()}
+    values = cast("list[Any]", out.get("enum", [out["const"]] if "const" in out else []))
+    if out.get("type") == "string" and values and all(isinstance(v, str) for v in values):
+        del out["type"]
+    merged = _one_node(out.get("anyOf"))
+    if merged is not None:
+        out = {**merged, **{k: v for k, v in out.items() if k != "anyOf"}}
+    return out
+
+
+def _one_node(variants: Any) -> dict[str, Any] | None:
+    """The branches of an ``anyOf`` as one node, or None when two could hold the same type."""
+    if not isinstance(variants, list):
+        return None
+    types: list[str] = []
+    merged: dict[str, Any] = {}
+    for branch in cast("list[Any]", variants):
+        if not isinstance(branch, dict) or len(cast("dict[str, Any]", branch)) != 1:
+            return None
+        ((key, value),) = cast("dict[str, Any]", branch).items()
+        if key == "type":
+            kinds = cast("list[str]", value if isinstance(value, list) else [value])
+        elif key in _SHAPED_BY:
+            kinds, merged[key] = [_SHAPED_BY[key]], value
+        else:
+            return None
+        if set(kinds) & set(types):
+            return None
+        types += kinds
+    return {"type": types, **merged}
 
 
 def _generated(tool: ToolDef[Any, Any]) -> Schemas:

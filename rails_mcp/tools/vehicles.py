@@ -40,6 +40,13 @@ class PrepareVehicleInput(ToolInput):
             "vehicle_identifiers": "identifiers",
             "ids": "identifiers",
             "plates": "identifiers",
+            # One vehicle sent as its own argument: wrapped as an item of ``identifiers``.
+            "vin": "identifiers",
+            "vrm": "identifiers",
+            "chassis": "identifiers",
+            "plate": "identifiers",
+            "registration": "identifiers",
+            "rego": "identifiers",
         },
         identifiers=frozenset({"identifiers"}),
     )
