@@ -46,6 +46,7 @@ from mcp_types import (
     TextResourceContents,
 )
 
+from rails_mcp import ui
 from rails_mcp.client import RailsClient
 from rails_mcp.paging import single_page
 from rails_mcp.resources import catalogue
@@ -109,7 +110,7 @@ class ResourceHub:
 
     @property
     def resources(self) -> list[Resource]:
-        return catalogue.resources()
+        return catalogue.resources() + ui.listed()
 
     @property
     def resource_templates(self) -> list[ResourceTemplate]:
@@ -117,6 +118,9 @@ class ResourceHub:
 
     async def read(self, uri: str) -> ReadResourceResult:
         """Read one resource; unknown URIs and missing records are ``invalid params`` errors."""
+        app = await ui.read(uri)
+        if app is not None:
+            return app
         entry, variables = catalogue.match(uri)
         try:
             text = await self.readers.read(entry.reader, variables)
