@@ -4,8 +4,9 @@ Two self-contained HTML files ship in this package. They are registered with the
 MCP Apps extension (:class:`mcp.server.apps.Apps`), which builds each ``ui://`` resource with
 the ``text/html;profile=mcp-app`` type and its CSP. The SDK serves those resources itself only
 through ``MCPServer(extensions=...)``; rails-mcp runs the lowlevel ``Server``, so this module is
-the one seam between them: :func:`listed` and :func:`read` answer ``resources/list`` and
-``resources/read`` for the apps, and :func:`advertise` puts the extension in the capabilities.
+the one seam between them: :func:`listed` and :func:`page` give the resource catalogue and hub
+what ``resources/list`` and ``resources/read`` return for the pages, and :func:`advertise_apps`
+puts the extension in the capabilities.
 
 A page renders only the structured content of the tool result the host sends it, with
 ``textContent`` (wire text stays data), and calls no tool: placing and approving stay with the
@@ -20,14 +21,12 @@ from typing import Any
 from mcp.server import Server
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps, ResourceCsp
 from mcp.server.mcpserver.resources import Resource as AppResource
-from mcp_types import ReadResourceResult, Resource, TextResourceContents
+from mcp_types import Resource, TextResourceContents
 
-__all__ = ["APP_MIME_TYPE", "BASKET_APP", "EXTENSION_ID", "ORDER_APP", "advertise_apps", "listed", "read"]
+__all__ = ["APP_MIME_TYPE", "BASKET_APP", "EXTENSION_ID", "ORDER_APP", "advertise_apps", "listed", "page"]
 
 BASKET_APP = "ui://rails/basket.html"
 ORDER_APP = "ui://rails/order.html"
-#: The pages change only with the package: a host may keep them for an hour.
-APP_TTL_MS = 3_600_000
 
 
 def _text(name: str) -> str:
@@ -98,18 +97,14 @@ def listed() -> list[Resource]:
     ]
 
 
-async def read(uri: str) -> ReadResourceResult | None:
-    """The app at ``uri`` (None: not an app); cacheable by anyone, it holds no tenant data."""
+async def page(uri: str) -> TextResourceContents | None:
+    """The page at ``uri`` as ``resources/read`` returns it (None: ``uri`` is no page)."""
     app = _BY_URI.get(uri)
     if app is None:
         return None
     text = await app.read()
     assert isinstance(text, str)  # both pages are text resources
-    return ReadResourceResult(
-        contents=[TextResourceContents(uri=uri, mime_type=app.mime_type, text=text, _meta=app.meta)],
-        ttl_ms=APP_TTL_MS,
-        cache_scope="public",
-    )
+    return TextResourceContents(uri=uri, mime_type=app.mime_type, text=text, _meta=app.meta)
 
 
 def advertise_apps(server: Server[Any]) -> None:
