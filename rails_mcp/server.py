@@ -59,6 +59,7 @@ from rails_mcp.tools import (
 from rails_mcp.tools.correct import corrected
 from rails_mcp.tools.lookup import closest_tool, remember
 from rails_mcp.tools.publish import published
+from rails_mcp.ui import advertise_apps
 from rails_mcp.wire.budget import CHARS_PER_TOKEN, DEFAULT_TOKEN_BUDGET, fit
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import EXTENSION_BANNER
@@ -501,4 +502,5 @@ def build_server(
     server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
     server.add_request_handler("server/discover", RequestParams, discover)
     hub.register(server)
+    advertise_apps(server)
     return server

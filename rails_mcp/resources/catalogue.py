@@ -16,6 +16,8 @@ from typing import Any, Literal
 from mcp import MCPError, UriTemplate
 from mcp_types import INVALID_PARAMS, Annotations, Resource, ResourceTemplate
 
+from rails_mcp import ui
+
 __all__ = [
     "ENTRIES",
     "GUIDE_TTL_MS",
@@ -246,7 +248,15 @@ _TEMPLATES: dict[str, UriTemplate] = {
 
 
 def resources() -> list[Resource]:
-    return [Resource(uri=e.uri, **e.listing()) for e in ENTRIES if e.template is None]
+    listed = [Resource(uri=e.uri, **e.listing()) for e in ENTRIES if e.template is None]
+    return listed + [_app_listing(app) for app in ui.listed()]
+
+
+def _app_listing(app: Resource) -> Resource:
+    """An MCP Apps page as listed: for the person, not the assistant; cacheable like a guide."""
+    meta = {**(app.meta or {}), CACHE_META: {"ttlMs": GUIDE_TTL_MS, "scope": "public", "live": False}}
+    annotations = Annotations(audience=["user"], priority=0.1)
+    return app.model_copy(update={"annotations": annotations, "meta": meta})
 
 
 def resource_templates() -> list[ResourceTemplate]:

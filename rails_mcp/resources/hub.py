@@ -46,10 +46,11 @@ from mcp_types import (
     TextResourceContents,
 )
 
+from rails_mcp import ui
 from rails_mcp.client import RailsClient
 from rails_mcp.paging import single_page
 from rails_mcp.resources import catalogue
-from rails_mcp.resources.catalogue import SCENARIO_URI
+from rails_mcp.resources.catalogue import GUIDE_TTL_MS, SCENARIO_URI
 from rails_mcp.resources.events import EventLog, History, ProcurementEvent, now_rfc3339
 from rails_mcp.resources.guides import INSTRUCTIONS, LIFECYCLE_GUIDE
 from rails_mcp.resources.intake import WebhookIntake, WebhookReceipt
@@ -117,6 +118,9 @@ class ResourceHub:
 
     async def read(self, uri: str) -> ReadResourceResult:
         """Read one resource; unknown URIs and missing records are ``invalid params`` errors."""
+        page = await ui.page(uri)
+        if page is not None:  # an MCP Apps page: the package's own file, the same for everyone
+            return ReadResourceResult(contents=[page], ttl_ms=GUIDE_TTL_MS, cache_scope="public")
         entry, variables = catalogue.match(uri)
         try:
             text = await self.readers.read(entry.reader, variables)

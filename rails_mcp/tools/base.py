@@ -106,6 +106,8 @@ class ToolDef(Generic[InT, OutT]):
     #: Whether the tool would accept corrected arguments now, checked without changing anything
     #: (a refusal may also raise). None: no correction is ever offered as ``example_arguments``.
     probe: Callable[[ToolContext, InT], Awaitable[bool]] | None = None
+    #: The ``ui://`` page a host with MCP Apps shows beside the result (``_meta.ui.resourceUri``).
+    ui: str | None = None
 
     @property
     def read_only(self) -> bool:

@@ -23,6 +23,7 @@ from rails_mcp.present import (
     money,
     order_total,
 )
+from rails_mcp.ui import BASKET_APP
 from rails_mcp.wire import models as m
 from rails_mcp.wire.untrusted import quote
 
@@ -231,6 +232,7 @@ RECOMMEND_BASKET = declare(
     "Read the job's priced basket, offers by supplier (paged). Only a confirmable supplier can "
     "confirm an order; ready_selection (whole basket) is place_procurement's arguments, as is.",
     correct=job_correction,
+    ui=BASKET_APP,
 )
 
 

@@ -37,6 +37,7 @@ def declare(
     extension: bool = False,
     correct: Callable[[Fix], Awaitable[list[Candidate]]] | None = None,
     probe: Probe[InT] | None = None,
+    ui: str | None = None,
 ) -> ToolDef[InT, OutT]:
     """``list_parts(ctx, args: ListPartsInput) -> Reply[ListPartsOutput]`` declares the tool
     ``list_parts``, titled "List parts", reading ListPartsInput and answering ListPartsOutput.
@@ -60,4 +61,5 @@ def declare(
         extension=extension,
         correct=correct,
         probe=probe,
+        ui=ui,
     )

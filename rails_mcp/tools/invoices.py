@@ -18,6 +18,7 @@ from rails_mcp.errors import Repairs, ToolError, ToolFailure, WireContext
 from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
 from rails_mcp.present import InvoiceView, OrderForApproval, OrderMatch, invoice_view, match_order
 from rails_mcp.state import StateStore, state_errors
+from rails_mcp.ui import ORDER_APP
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
 from rails_mcp.wire.untrusted import quote, word
@@ -309,4 +310,5 @@ RECONCILE_INVOICE = declare(
     "a difference: needs_attention. One of procurement_id, job, invoice_id.",
     extension=True,
     correct=_correct_reconcile,
+    ui=ORDER_APP,
 )

@@ -11,6 +11,7 @@ from rails_mcp.errors import Repairs
 from rails_mcp.paging import PAGE_ALIASES, NextCursor, PageInput, Window, cursor_key
 from rails_mcp.present import BuyerProcurementView, ProcurementView, procurement_view
 from rails_mcp.resources import History, ProcurementEvent
+from rails_mcp.ui import ORDER_APP
 from rails_mcp.wire import models as m
 from rails_mcp.wire.untrusted import word
 
@@ -173,4 +174,5 @@ TRACK_PROCUREMENT = declare(
     hints(read_only=True, idempotent=True),
     "Re-read one procurement, with the events this server saw for it (placed, confirmed, webhooks).",
     correct=_correct_tracking,
+    ui=ORDER_APP,
 )

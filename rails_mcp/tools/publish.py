@@ -173,6 +173,7 @@ def published(tool: ToolDef[Any, Any]) -> Tool:
         input_schema=schemas[1],
         output_schema=schemas[2],
         annotations=tool.annotations,
+        _meta={"ui": {"resourceUri": tool.ui}} if tool.ui else None,
     )
 
 
