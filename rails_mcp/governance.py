@@ -18,7 +18,7 @@ from mcp.server import ServerRequestContext
 from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, InputRequiredResult
 
 from rails_mcp.approval import ApprovalGate, ApprovalRound, AskHost, open_round
-from rails_mcp.audit import AuditEntry, AuditLog, touched_ids
+from rails_mcp.audit import AuditEntry, AuditLog, Principal, touched_ids
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure
 from rails_mcp.tools import ApprovalOutcome, InputNeeded, OrderForApproval, Rails, ToolDef
@@ -49,6 +49,8 @@ class CallRecord:
     transport: str = "in-memory"
     #: The intent announced for this call's write; its audit line closes it.
     intent: str | None = None
+    #: Who asked, from the access token (None without OAuth).
+    principal: Principal | None = None
 
     def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
         """Write the intent line (fsync'd) before the wire write; the call's own line closes it."""
@@ -62,6 +64,7 @@ class CallRecord:
             protocol=self.protocol,
             approval=self.round.outcome if self.round is not None else self.approval,
             order=order,
+            principal=self.principal,
         )
         self.intent = self.audit.open_intent(entry)
 
@@ -115,6 +118,7 @@ class Governance:
         arguments: Mapping[str, Any],
         params: CallToolRequestParams,
         visible: Sequence[str],
+        principal: Principal | None = None,
     ) -> CallRecord:
         """The record of this call, with ``refusal`` set when it must not run.
 
@@ -123,7 +127,12 @@ class Governance:
         expired, minted for other arguments or already used.
         """
         record = CallRecord(
-            tool.name, arguments, ctx.protocol_version, audit=self.audit, transport=self.transport
+            tool.name,
+            arguments,
+            ctx.protocol_version,
+            audit=self.audit,
+            transport=self.transport,
+            principal=principal,
         )
         record.refusal = self.refusal(tool, visible)
         if record.refusal is None and not tool.read_only and tool.name != APPROVED_TOOL:
@@ -152,6 +161,8 @@ class Governance:
                 request_state=params.request_state,
                 input_responses=params.input_responses,
                 parts_ordered=self._parts_ordered,
+                principal=principal.binding() if principal is not None else None,
+                who=principal.label() if principal is not None else None,
             )
         except ToolFailure as failure:
             record.refusal = failure.info
@@ -200,5 +211,6 @@ class Governance:
                 procurement_ids=procurements,
                 invoice_ids=invoices,
                 intent=record.intent,
+                principal=record.principal,
             )
         )
