@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 AUDIENCE = "https://mcp.example.com/mcp"
 
@@ -43,7 +44,7 @@ class LocalIssuer:
     def jwks(self) -> dict[str, Any]:
         keys = []
         for kid, key in self.keys:
-            public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+            public = json.loads(ECAlgorithm.to_jwk(key.public_key()))
             keys.append({**public, "kid": kid, "alg": "ES256", "use": "sig"})
         return {"keys": keys}
 

@@ -22,7 +22,14 @@ from mcp.client.session import ClientRequestContext
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
-from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
+from mcp_types import (
+    CallToolResult,
+    ElicitRequestParams,
+    ElicitResult,
+    ErrorData,
+    InputRequiredResult,
+    InputResponses,
+)
 
 from rails_mcp.approval import APPROVAL_INPUT_KEY, ApprovalGate
 from rails_mcp.audit import AuditLog
@@ -187,7 +194,9 @@ async def test_an_approval_answered_under_another_principal_is_a_mismatch_and_pl
             asked = await s.client.session.call_tool(PLACE, QUICKSTART, allow_input_required=True)
         assert isinstance(asked, InputRequiredResult)
         assert asked.request_state is not None
-        answers = {APPROVAL_INPUT_KEY: ElicitResult(action="accept", content={"decision": "approve"})}
+        answers: InputResponses = {
+            APPROVAL_INPUT_KEY: ElicitResult(action="accept", content={"decision": "approve"})
+        }
 
         async def answer() -> CallToolResult:
             result = await s.client.session.call_tool(

@@ -32,11 +32,13 @@ def issuer() -> Iterator[LocalIssuer]:
         yield served
 
 
-def verifier_for(issuer: LocalIssuer, *, jwks_url: str | None = "", **keys: float) -> JwtVerifier:
+def verifier_for(
+    issuer: LocalIssuer, *, jwks_url: str | None = "", lifespan: float = 300, cooldown: float = 30
+) -> JwtVerifier:
     """``jwks_url=None``: discovered from the issuer's metadata; by default the issuer's own."""
     url = issuer.jwks_url if jwks_url == "" else jwks_url
     server = ResourceServer(issuer=issuer.url, audience=AUDIENCE, resource_url=AUDIENCE, jwks_url=url)
-    return JwtVerifier(server, SigningKeys(issuer.url, url, **keys))
+    return JwtVerifier(server, SigningKeys(issuer.url, url, lifespan=lifespan, cooldown=cooldown))
 
 
 async def test_a_token_for_this_audience_is_accepted_with_its_scopes_and_whose_it_is(issuer: LocalIssuer):
