@@ -18,15 +18,19 @@ from rails_mcp.audit import Principal
 __all__ = ["access_token_of", "current_principal", "granted_scopes", "principal_of"]
 
 
-def access_token_of(token: str, claims: Mapping[str, Any], audience: str) -> AccessToken:
-    """The SDK's ``AccessToken`` for verified ``claims`` (``scope`` or ``scp``; ``sub`` or the client)."""
+def access_token_of(token: str, claims: Mapping[str, Any], audience: str, clock_skew: int = 0) -> AccessToken:
+    """The SDK's ``AccessToken`` for verified ``claims`` (``scope`` or ``scp``; ``sub`` or the client).
+
+    ``expires_at`` is when this server stops accepting it: ``exp`` plus the ``clock_skew`` the
+    verifier allowed (the SDK checks ``expires_at`` again, without any).
+    """
     client = claims.get("client_id") or claims.get("azp") or claims.get("sub") or "unknown"
     subject = claims.get("sub")
     return AccessToken(
         token=token,
         client_id=str(client),
         scopes=sorted(_scopes(claims)),
-        expires_at=int(claims["exp"]),
+        expires_at=int(claims["exp"]) + clock_skew,
         resource=audience,
         subject=str(subject) if subject is not None else str(client),
         claims=dict(claims),

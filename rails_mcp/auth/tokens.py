@@ -233,4 +233,4 @@ class JwtVerifier(TokenVerifier):
         except jwt.PyJWTError as exc:
             log.info("access token refused: %s", type(exc).__name__)
             return None
-        return access_token_of(token, claims, self.server.audience)
+        return access_token_of(token, claims, self.server.audience, CLOCK_SKEW_SECONDS)

@@ -17,7 +17,7 @@ import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rails_mcp.auth.http import oauth_app
-from rails_mcp.auth.tokens import JwtVerifier, ResourceServer
+from rails_mcp.auth.tokens import CLOCK_SKEW_SECONDS, JwtVerifier, ResourceServer
 from tests.oauth.local_issuer import AUDIENCE, LocalIssuer, local_issuer
 
 pytestmark = pytest.mark.anyio
@@ -129,6 +129,15 @@ async def test_a_call_the_scopes_cover_reaches_the_transport_unchanged(
     response = await http.post("/mcp", content=body, headers=bearer(issuer.token(scope="rails:read")))
     assert response.status_code == 200
     assert transport.bodies == [body]
+
+
+async def test_a_token_expired_within_the_tolerated_clock_skew_still_passes(
+    http: httpx2.AsyncClient, issuer: LocalIssuer, transport: Transport
+):
+    token = issuer.token(scope="rails:read", ttl=-(CLOCK_SKEW_SECONDS - 3))
+    response = await http.post("/mcp", json=call("list_parts"), headers=bearer(token))
+    assert response.status_code == 200
+    assert len(transport.bodies) == 1
 
 
 @pytest.mark.parametrize(
