@@ -257,20 +257,24 @@ def elicitation_for(order: OrderForApproval) -> ElicitRequest:
     )
 
 
-def decision_of(answer: object) -> tuple[Literal["approved", "declined"], str]:
-    """Read the person's answer. Anything but an explicit "approve" places nothing."""
+def decision_of(answer: object, who: str | None = None) -> tuple[Literal["approved", "declined"], str]:
+    """Read the person's answer. Anything but an explicit "approve" places nothing.
+
+    ``who`` names the person from their access token (never from the form) when there is one.
+    """
+    person = who or "the person"
     if not isinstance(answer, ElicitResult):
-        return "declined", "the host sent no answer from the person"
+        return "declined", f"the host sent no answer from {person}"
     if answer.action == "decline":
-        return "declined", "the person declined the order"
+        return "declined", f"{person} declined the order"
     if answer.action == "cancel":
-        return "declined", "the person dismissed the approval request without approving"
+        return "declined", f"{person} dismissed the approval request without approving"
     content = answer.content or {}
     if content.get("decision") == "approve":
-        return "approved", "approved by the person through the host"
+        return "approved", f"approved by {person} through the host"
     if content.get("decision") == "decline":
-        return "declined", "the person declined the order"
-    return "declined", "the person's answer did not approve the order"
+        return "declined", f"{person} declined the order"
+    return "declined", f"the answer of {person} did not approve the order"
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -368,7 +372,14 @@ class ApprovalGate:
         self._codec = AESGCMRequestStateCodec([key])
         self._used = used if used is not None else SQLiteStateStore(":memory:")
 
-    def seal(self, tool: str, arguments: Mapping[str, Any] | None, order: OrderForApproval) -> str:
+    def seal(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any] | None,
+        order: OrderForApproval,
+        principal: str | None = None,
+    ) -> str:
+        """The state for one approval request, bound to the signed-in ``principal`` that asked."""
         now = self.clock()
         claims = {
             "v": _STATE_VERSION,
@@ -380,16 +391,22 @@ class ApprovalGate:
             "o": order_digest(order),
             "job": dict(order.job),
             "parts": order.part_ids,
+            "p": principal,
         }
         return self._codec.seal(json.dumps(claims, separators=(",", ":")).encode())
 
-    def verify(self, token: object, tool: str, arguments: Mapping[str, Any] | None) -> SealedApproval:
-        """Unseal and check a returned state; raise the refusal that says what is wrong with it."""
+    def verify(
+        self, token: object, tool: str, arguments: Mapping[str, Any] | None, principal: str | None = None
+    ) -> SealedApproval:
+        """Unseal and check a returned state; raise the refusal that says what is wrong with it.
+
+        A state asked for by one principal and answered under another is ``approval_mismatch``.
+        """
         if not isinstance(token, str):
             raise approval_refusal("approval_state_invalid")
         try:
             claims = json.loads(self._codec.unseal(token))
-            version, audience = claims["v"], claims["aud"]
+            version, audience, asker = claims["v"], claims["aud"], claims.get("p")
             sealed = SealedApproval(
                 nonce=str(claims["n"]),
                 issued_at=float(claims["iat"]),
@@ -410,6 +427,9 @@ class ApprovalGate:
             raise approval_refusal("approval_expired")
         if sealed.arguments != arguments_digest(tool, arguments):
             raise approval_refusal("approval_mismatch")
+        if asker != principal:
+            log.warning("approval state refused: asked for by another principal")
+            raise approval_refusal("approval_mismatch", "It was asked for under another sign-in.")
         if self._used.approval_used(sealed.nonce, now):
             raise approval_refusal("approval_replayed")
         return sealed
@@ -458,6 +478,9 @@ class ApprovalRound:
     verified: SealedApproval | None = None
     answer: object = None
     outcome: str | None = None
+    #: The signed-in principal's binding (sealed into the state) and its name (for the record).
+    principal: str | None = None
+    who: str | None = None
 
     async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
         decision = await self._decide(order)
@@ -471,7 +494,7 @@ class ApprovalRound:
         if self.verified is not None:
             gate.check_order(self.verified, order)
             await anyio.to_thread.run_sync(gate.spend, self.verified)  # a commit: off the event loop
-            status, detail = decision_of(self.answer)
+            status, detail = decision_of(self.answer, self.who)
             return ApprovalOutcome(status=status, detail=detail)
         if not self.can_ask:
             if gate.policy == "require":
@@ -483,7 +506,7 @@ class ApprovalRound:
             raise AskHost(
                 InputRequiredResult(
                     input_requests={APPROVAL_INPUT_KEY: elicitation_for(order)},
-                    request_state=gate.seal(self.tool, self.arguments, order),
+                    request_state=gate.seal(self.tool, self.arguments, order, self.principal),
                 )
             )
         assert self.elicit is not None
@@ -498,7 +521,7 @@ class ApprovalRound:
         except MCPError as exc:  # the host declared elicitation, then refused to ask
             log.info("the host could not ask for approval: %s", exc.error.code)
             return ApprovalOutcome(status="declined", detail="the host did not ask the person")
-        status, detail = decision_of(answer)
+        status, detail = decision_of(answer, self.who)
         return ApprovalOutcome(status=status, detail=detail)
 
 
@@ -514,6 +537,8 @@ async def open_round(
     request_state: str | None,
     input_responses: Mapping[str, object] | None,
     parts_ordered: PartsOrdered,
+    principal: str | None = None,
+    who: str | None = None,
 ) -> ApprovalRound:
     """The approval view of one call; a returned state is verified here, before the tool runs.
 
@@ -523,11 +548,13 @@ async def open_round(
     """
     modern = protocol_version in MODERN_PROTOCOL_VERSIONS
     can_ask = elicitation_declared and (modern or (can_send_request and elicit is not None))
-    current = ApprovalRound(gate, tool, arguments, modern, can_ask, elicit)
+    current = ApprovalRound(gate, tool, arguments, modern, can_ask, elicit, principal=principal, who=who)
     if gate.policy == "off" or not modern or request_state is None:
         return current
     current.outcome = "refused"
-    sealed = await anyio.to_thread.run_sync(gate.verify, request_state, tool, arguments)  # reads the store
+    sealed = await anyio.to_thread.run_sync(
+        gate.verify, request_state, tool, arguments, principal
+    )  # reads the store
     if await parts_ordered(sealed.job, sealed.part_ids):
         current.outcome = "refused: approval_replayed"
         raise approval_refusal("approval_replayed")

@@ -40,6 +40,7 @@ __all__ = [
     "REDACTED",
     "AuditEntry",
     "AuditLog",
+    "Principal",
     "audit_from_settings",
     "redact",
     "touched_ids",
@@ -148,6 +149,38 @@ def _note_id(ids: dict[str, None], direct: bool, value: Any) -> None:
             ids[ident] = None
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking, as a verified access token says: ``sub`` (unique per issuer), and the
+    name and email when the token carries them. Never taken from anything the client typed."""
+
+    subject: str
+    issuer: str | None = None
+    client_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        """What an audit line says of the principal (only what the token had)."""
+        named = (
+            ("sub", self.subject),
+            ("iss", self.issuer),
+            ("client_id", self.client_id),
+            ("name", self.name),
+            ("email", self.email),
+        )
+        return {key: value for key, value in named if value}
+
+    def binding(self) -> str:
+        """The identity an approval is bound to: the subject within its issuer."""
+        return json.dumps([self.issuer, self.subject], separators=(",", ":"))
+
+    def label(self) -> str:
+        """The principal in a sentence: ``Ann <ann@example.com> (sub 42)``."""
+        shown = " ".join(part for part in (self.name, f"<{self.email}>" if self.email else None) if part)
+        return f"{shown} (sub {self.subject})" if shown else f"sub {self.subject}"
+
+
 @dataclass(slots=True)
 class AuditEntry:
     tool: str
@@ -165,6 +198,8 @@ class AuditEntry:
     intent: str | None = None
     #: What a recovery needs to ask the wire whether the write landed (intent lines only).
     order: Mapping[str, Any] | None = None
+    #: Who asked, from the access token (OAuth over HTTP); absent where there is none.
+    principal: Principal | None = None
 
     def body(
         self, known_secrets: Iterable[str], acting_for: Mapping[str, str | None] | None = None
@@ -188,6 +223,8 @@ class AuditEntry:
             body["intent"] = self.intent
         if self.order is not None:
             body["order"] = redact(self.order, known_secrets)
+        if self.principal is not None:
+            body["principal"] = redact(self.principal.fields(), known_secrets)
         return body
 
     def line(self, known_secrets: Iterable[str], acting_for: Mapping[str, str | None] | None = None) -> str:

@@ -282,8 +282,13 @@ def _serve(
         from rails_mcp.hosting import HttpLimits, refuse_open_bind, serve
 
         token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+        oauth = None
+        if settings.auth_issuer is not None and transport != "stdio":
+            from rails_mcp.auth.tokens import resource_server_from_settings
+
+            oauth = resource_server_from_settings(settings)
         if transport != "stdio":
-            refuse_open_bind(host, token)
+            refuse_open_bind(host, token, oauth=oauth is not None)
         server = open_server(settings, transport=transport)
     if transport == "stdio":
         if sys.stdin.isatty():
@@ -309,6 +314,7 @@ def _serve(
             body_timeout=settings.http_body_timeout_seconds,
             session_idle=settings.http_session_idle_seconds,
         ),
+        oauth=oauth,
     )
 
 

@@ -9,6 +9,7 @@ secret value.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, cast
+from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +43,7 @@ __all__ = [
     "env_name",
     "field_for_env",
     "flag_name",
+    "is_loopback",
     "load_settings",
     "read_stored_credentials",
     "store_credentials",
@@ -200,6 +203,36 @@ class Settings(BaseSettings):
         ),
     ] = 600.0
 
+    # --- identity: an OAuth 2.1 resource server (HTTP transports) -------------------------
+    public_url: Annotated[
+        str | None,
+        Field(
+            description="This server's MCP URL as its clients reach it (e.g. https://mcp.example.com/mcp): "
+            "the OAuth protected resource, and the audience its tokens must name.",
+        ),
+    ] = None
+    auth_issuer: Annotated[
+        str | None,
+        Field(
+            description="OAuth authorization server whose JWT access tokens HTTP clients must send "
+            "(https; http only on loopback); setting it turns OAuth on. Needs RAILS_PUBLIC_URL.",
+        ),
+    ] = None
+    auth_audience: Annotated[
+        str | None,
+        Field(
+            description="The audience (RFC 8707 resource) an access token must name "
+            "[default: RAILS_PUBLIC_URL].",
+        ),
+    ] = None
+    auth_jwks_url: Annotated[
+        str | None,
+        Field(
+            description="Where the issuer publishes its signing keys [default: the jwks_uri of the "
+            "issuer's OpenID or OAuth metadata].",
+        ),
+    ] = None
+
     # --- spending controls -----------------------------------------------------------------
     order_approval: Annotated[
         ApprovalPolicy,
@@ -325,6 +358,40 @@ class Settings(BaseSettings):
                 raise ValueError(f"RAILS_{name}API_KEY and RAILS_{name}INTEGRATION_ID must be set together")
         return self
 
+    @field_validator("public_url", "auth_issuer", "auth_jwks_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        """Kept exactly as given (an issuer is compared character for character), but checked."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL with a host, and no query or fragment")
+        return value
+
+    @model_validator(mode="after")
+    def _oauth_consistent(self) -> Settings:
+        """OAuth is all or nothing, one way of guarding HTTP at a time, and over TLS off loopback."""
+        if self.auth_issuer is None:
+            for name, value in (("AUDIENCE", self.auth_audience), ("JWKS_URL", self.auth_jwks_url)):
+                if value is not None:
+                    raise ValueError(f"RAILS_AUTH_{name} needs RAILS_AUTH_ISSUER (it turns OAuth on)")
+            return self
+        if self.mcp_token is not None:
+            raise ValueError(
+                "set RAILS_AUTH_ISSUER (OAuth access tokens) or RAILS_MCP_TOKEN (one shared token), not both"
+            )
+        if self.public_url is None:
+            raise ValueError(
+                "RAILS_AUTH_ISSUER needs RAILS_PUBLIC_URL: this server's MCP URL as clients reach it "
+                "(e.g. https://mcp.example.com/mcp)"
+            )
+        for name, url in (("ISSUER", self.auth_issuer), ("JWKS_URL", self.auth_jwks_url)):
+            parts = urlsplit(url or "https://x")
+            if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+                raise ValueError(f"RAILS_AUTH_{name} must be https (http is allowed only on loopback)")
+        return self
+
     # --- derived values ----------------------------------------------------------------------
 
     @property
@@ -335,6 +402,13 @@ class Settings(BaseSettings):
     def target(self) -> str:
         """Where the wire is: the base URL, or ``embedded``."""
         return EMBEDDED if self.base_url is None else str(self.base_url).rstrip("/")
+
+    @property
+    def oauth_audience(self) -> str | None:
+        """The audience access tokens must name: ``RAILS_AUTH_AUDIENCE``, else the public URL."""
+        if self.auth_issuer is None:
+            return None
+        return self.auth_audience or self.public_url
 
     def resolved_state_dir(self) -> Path:
         return (self.state_dir or default_state_dir()).expanduser()
@@ -403,6 +477,16 @@ def field_for_env(variable: str) -> str | None:
 def flag_name(field: str) -> str:
     """The command-line flag of a :class:`Settings` field (``read_only`` -> ``--read-only``)."""
     return _FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 optionally in brackets) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_tenant(name: str) -> str:

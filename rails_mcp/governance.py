@@ -18,7 +18,7 @@ from mcp.server import ServerRequestContext
 from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, InputRequiredResult
 
 from rails_mcp.approval import ApprovalGate, ApprovalRound, AskHost, open_round
-from rails_mcp.audit import AuditEntry, AuditLog, touched_ids
+from rails_mcp.audit import AuditEntry, AuditLog, Principal, touched_ids
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure
 from rails_mcp.spending import Spend
@@ -57,6 +57,8 @@ class CallRecord:
     replay: CallToolResult | None = None
     #: The order a person approved in this call (kept once the placement succeeds).
     approved: OrderForApproval | None = None
+    #: Who asked, from the access token (None without OAuth).
+    principal: Principal | None = None
 
     def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
         """Write the intent line (fsync'd) before the wire write; the call's own line closes it."""
@@ -70,6 +72,7 @@ class CallRecord:
             protocol=self.protocol,
             approval=self.round.outcome if self.round is not None else self.approval,
             order=order,
+            principal=self.principal,
         )
         self.intent = self.audit.open_intent(entry)
 
@@ -133,6 +136,7 @@ class Governance:
         arguments: Mapping[str, Any],
         params: CallToolRequestParams,
         visible: Sequence[str],
+        principal: Principal | None = None,
     ) -> CallRecord:
         """The record of this call, with ``refusal`` set when it must not run.
 
@@ -141,23 +145,24 @@ class Governance:
         expired, minted for other arguments or already used.
         """
         record = CallRecord(
-            tool.name, arguments, ctx.protocol_version, audit=self.audit, transport=self.transport
+            tool.name,
+            arguments,
+            ctx.protocol_version,
+            audit=self.audit,
+            transport=self.transport,
+            principal=principal,
         )
         record.refusal = self.refusal(tool, visible)
         if record.refusal is None and not tool.read_only and tool.name != APPROVED_TOOL:
             record.announce_write()  # placements are announced once approved, with the order
         if record.refusal is None and tool.name == APPROVED_TOOL and self.ledger is not None:
-            record.spend, record.refusal, record.replay = await Spend.open(self.ledger, arguments)
+            record.spend, record.refusal, record.replay = await Spend.open(
+                self.ledger, arguments, principal.binding() if principal is not None else None
+            )
         if record.refusal is not None or record.replay is not None:
             return record
         if tool.name != APPROVED_TOOL or self.approval is None:
             return record
-        caps = ctx.session.client_capabilities
-        declared = (
-            caps is not None
-            and caps.elicitation is not None
-            and (caps.elicitation.form is not None or caps.elicitation.url is None)
-        )
 
         async def elicit(message: str, schema: dict[str, Any]) -> ElicitResult:
             return await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
@@ -168,12 +173,14 @@ class Governance:
                 tool=tool.name,
                 arguments=arguments,
                 protocol_version=ctx.protocol_version,
-                elicitation_declared=declared,
+                elicitation_declared=_elicitation_declared(ctx),
                 can_send_request=ctx.session.can_send_request,
                 elicit=elicit,
                 request_state=params.request_state,
                 input_responses=params.input_responses,
                 parts_ordered=self._parts_ordered,
+                principal=principal.binding() if principal is not None else None,
+                who=principal.label() if principal is not None else None,
             )
         except ToolFailure as failure:
             record.refusal = failure.info
@@ -228,6 +235,7 @@ class Governance:
                 procurement_ids=procurements,
                 invoice_ids=invoices,
                 intent=record.intent,
+                principal=record.principal,
             )
         )
 
@@ -253,3 +261,13 @@ def _approved_body(order: OrderForApproval, placed: Mapping[str, Any]) -> dict[s
     body = order.model_dump(mode="json", exclude={"arguments"})
     body["currency"] = order.currency or placed.get("currency_code")
     return body
+
+
+def _elicitation_declared(ctx: ServerRequestContext[Any]) -> bool:
+    """Whether the client said it can answer a form elicitation (the approval's older way in)."""
+    caps = ctx.session.client_capabilities
+    return (
+        caps is not None
+        and caps.elicitation is not None
+        and (caps.elicitation.form is not None or caps.elicitation.url is None)
+    )

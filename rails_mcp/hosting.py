@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import h11
@@ -34,7 +33,10 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from rails_mcp.config import ConfigError
+from rails_mcp.config import ConfigError, is_loopback
+
+if TYPE_CHECKING:
+    from rails_mcp.auth.tokens import ResourceServer
 
 __all__ = [
     "BearerTokenMiddleware",
@@ -42,6 +44,7 @@ __all__ = [
     "Transport",
     "http_app",
     "is_loopback",
+    "oauth_guarded",
     "read_deadline_protocol",
     "refuse_open_bind",
     "security_settings",
@@ -67,18 +70,11 @@ class HttpLimits:
     session_idle: float = 600.0
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def refuse_open_bind(host: str, token: str | None, *, what: str = "MCP over HTTP") -> None:
-    """:class:`ConfigError` when ``host`` is beyond loopback and no token guards it."""
-    if not is_loopback(host) and not token:
+def refuse_open_bind(
+    host: str, token: str | None, *, what: str = "MCP over HTTP", oauth: bool = False
+) -> None:
+    """:class:`ConfigError` when ``host`` is beyond loopback and no token (nor OAuth) guards it."""
+    if not is_loopback(host) and not token and not oauth:
         raise ConfigError(
             f"refusing to serve {what} on {host} without a token: set RAILS_MCP_TOKEN "
             "(or --auth-token), or bind 127.0.0.1"
@@ -155,12 +151,14 @@ def http_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     session_idle: float = HttpLimits().session_idle,
+    oauth: ResourceServer | None = None,
 ) -> ASGIApp:
     """The ASGI app for an HTTP transport, with the safety rules applied. Refuses unsafe binds.
 
     A streamable-HTTP session with nothing in flight for ``session_idle`` seconds is ended.
+    With ``oauth``, every request needs an access token from its issuer (see :func:`oauth_guarded`).
     """
-    refuse_open_bind(host, token)
+    refuse_open_bind(host, token, oauth=oauth is not None)
     security = security_settings(host, port, allowed_hosts, allowed_origins)
     if transport == "sse":
         app: ASGIApp = sse_app(server, security)
@@ -171,7 +169,17 @@ def http_app(
             host=host,
             session_idle_timeout=session_idle,
         )
+    if oauth is not None:
+        return oauth_guarded(app, oauth)
     return BearerTokenMiddleware(app, token) if token else app
+
+
+def oauth_guarded(app: ASGIApp, oauth: ResourceServer) -> ASGIApp:
+    """``app`` as an OAuth resource server: JWT access tokens from ``oauth``'s issuer, per-tool scopes."""
+    from rails_mcp.auth.http import oauth_app  # only when OAuth is on: it loads the JOSE library
+    from rails_mcp.auth.tokens import JwtVerifier
+
+    return oauth_app(app, oauth, JwtVerifier(oauth), max_body=MAX_REQUEST_BODY)
 
 
 def read_deadline_protocol(limits: HttpLimits) -> type[H11Protocol]:
@@ -243,6 +251,7 @@ def serve(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     limits: HttpLimits | None = None,
+    oauth: ResourceServer | None = None,
 ) -> None:
     """Run ``server`` on ``transport`` until interrupted; over HTTP, within ``limits``."""
     if transport == "stdio":
@@ -258,6 +267,7 @@ def serve(
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
         session_idle=limits.session_idle,
+        oauth=oauth,
     )
     path = "/sse" if transport == "sse" else "/mcp"
     log.info("rails-mcp %s on http://%s:%d%s", transport, host, port, path)

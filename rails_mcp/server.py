@@ -35,6 +35,7 @@ from mcp_types import (
     ServerCapabilities,
     SetLevelRequestParams,
     TextContent,
+    Tool,
 )
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
@@ -42,9 +43,10 @@ from pydantic import BaseModel, ValidationError
 from rails_mcp import __version__
 from rails_mcp.approval import ApprovalGate
 from rails_mcp.audit import AuditLog
+from rails_mcp.auth.identity import current_principal, granted_scopes
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure, arguments_error, internal_error
-from rails_mcp.governance import Governance
+from rails_mcp.governance import CallRecord, Governance
 from rails_mcp.paging import NextCursor, PageInput, Window, cursor_key, paged_count, single_page
 from rails_mcp.present import ApprovalOutcome, OrderForApproval
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
@@ -57,6 +59,7 @@ from rails_mcp.tools import (
     ToolDef,
 )
 from rails_mcp.tools.correct import corrected
+from rails_mcp.tools.declare import ALL_SCOPES, scope_of
 from rails_mcp.tools.lookup import closest_tool, remember
 from rails_mcp.tools.publish import published
 from rails_mcp.ui import advertise_apps
@@ -359,6 +362,8 @@ _CACHE_HINTS: dict[CacheableMethod, CacheHint] = {"tools/list": CacheHint(ttl_ms
 
 # --- the server --------------------------------------------------------------------------------
 
+_OUR_SCOPES = frozenset(ALL_SCOPES)
+
 
 class _ToolHandlers:
     """``tools/list`` and ``tools/call`` for one server: governance first, then the tool."""
@@ -378,23 +383,67 @@ class _ToolHandlers:
         self.by_name = {tool.name: tool for tool in tools}
         self.visible = [tool.name for tool in tools if governance.lists(tool)]
         self.listed = [published(tool) for tool in tools if governance.lists(tool)]
+        self._scoped: dict[frozenset[str], tuple[list[str], list[Tool]]] = {}
 
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
         single_page("tools/list", params)
-        return ListToolsResult(tools=self.listed)
+        return ListToolsResult(tools=self._offered()[1])
+
+    def _offered(self) -> tuple[list[str], list[Tool]]:
+        """The tools this request may call: all listed ones, or those its access token's scopes cover."""
+        granted = granted_scopes()
+        if granted is None:
+            return self.visible, self.listed
+        granted &= _OUR_SCOPES  # at most sixteen combinations to remember
+        offered = self._scoped.get(granted)
+        if offered is None:
+            pairs = [
+                (name, listed)
+                for name, listed in zip(self.visible, self.listed, strict=True)
+                if scope_of(self.by_name[name]) in granted
+            ]
+            offered = self._scoped[granted] = ([n for n, _ in pairs], [t for _, t in pairs])
+        return offered
+
+    def _scope_refusal(self, tool: ToolDef[Any, Any]) -> ToolError | None:
+        """A tool beyond the access token's scopes is refused (the HTTP layer answers 403 first)."""
+        granted = granted_scopes()
+        needed = scope_of(tool)
+        if granted is None or needed in granted:
+            return None
+        return ToolError(
+            code=ErrorCode.TOOL_NOT_ALLOWED,
+            message=f"This access token does not grant {needed}, which {tool.name} needs; nothing was run.",
+            fix=f"Ask the authorization server for a token with the scope {needed}, or use a listed tool.",
+            retryable=False,
+            valid_values=self._offered()[0],
+        )
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
         tool = self.by_name.get(params.name)
+        visible = self._offered()[0]
         if tool is None:
-            return unknown_tool_result(params.name, self.visible)
+            return unknown_tool_result(params.name, visible)
         arguments = dict(params.arguments or {})
-        # Read-only mode, the allow-list and a bad returned approval state refuse here,
-        # before the tool reads anything; the record becomes the call's audit line.
-        record = await self.governance.open_call(ctx, tool, arguments, params, self.visible)
+        # The token's scopes, read-only mode, the allow-list and a bad returned approval state
+        # refuse here, before the tool reads anything; the record becomes the call's audit line.
+        principal = current_principal()
+        beyond_scope = self._scope_refusal(tool)
+        if beyond_scope is not None:
+            record = CallRecord(
+                tool.name,
+                arguments,
+                ctx.protocol_version,
+                refusal=beyond_scope,
+                transport=self.governance.transport,
+                principal=principal,
+            )
+        else:
+            record = await self.governance.open_call(ctx, tool, arguments, params, visible, principal)
         lines: list[tuple[LoggingLevel, str]] = []
         if record.refusal is not None:
             log.info("tool %s refused before it ran: %s", tool.name, record.refusal.code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, cast, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import mcp_types
 
@@ -13,7 +13,21 @@ from .base import InT, OutT, Reply, ToolContext, ToolDef
 if TYPE_CHECKING:
     from .lookup import Candidate, Fix
 
-__all__ = ["declare", "runs"]
+__all__ = ["ALL_SCOPES", "READ_SCOPE", "declare", "runs", "scope_of"]
+
+#: The OAuth scope every read-only tool needs; each tool that writes names its own below.
+READ_SCOPE = "rails:read"
+#: The scope a write needs, per tool: what a token must grant to call it over HTTP with OAuth.
+#: Spending (``rails:order``) and confirming (``rails:confirm``) are granted apart from the
+#: other writes, so an agent can prepare a job without being able to spend.
+WRITE_SCOPES: dict[str, str] = {
+    "prepare_vehicle": "rails:write",
+    "open_repair_job": "rails:write",
+    "identify_parts": "rails:write",
+    "place_procurement": "rails:order",
+    "confirm_procurement": "rails:confirm",
+}
+ALL_SCOPES = (READ_SCOPE, *dict.fromkeys(WRITE_SCOPES.values()))
 
 Handler = Callable[[ToolContext, InT], Awaitable[Reply[OutT]]]
 Probe = Callable[[ToolContext, InT], Awaitable[bool]]
@@ -43,6 +57,8 @@ def declare(
     ``list_parts``, titled "List parts", reading ListPartsInput and answering ListPartsOutput.
 
     A read-only tool is probed by running it unless it declares its own ``probe``."""
+    if not annotations.read_only_hint and handler.__name__ not in WRITE_SCOPES:
+        raise ValueError(f"{handler.__name__} writes: name the OAuth scope it needs in WRITE_SCOPES")
     signature = inspect.signature(handler, eval_str=True)
     _ctx, args = signature.parameters.values()
     (output_model,) = get_args(signature.return_annotation)
@@ -63,3 +79,8 @@ def declare(
         probe=probe,
         ui=ui,
     )
+
+
+def scope_of(tool: ToolDef[Any, Any]) -> str:
+    """The OAuth scope a token must grant to list and call ``tool``."""
+    return READ_SCOPE if tool.read_only else WRITE_SCOPES[tool.name]
