@@ -458,6 +458,8 @@ class ApprovalRound:
     verified: SealedApproval | None = None
     answer: object = None
     outcome: str | None = None
+    #: Whether this call asked a person (counted by the server's metrics).
+    asked: bool = False
 
     async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
         decision = await self._decide(order)
@@ -478,6 +480,7 @@ class ApprovalRound:
                 self.outcome = "refused: approval_unavailable"
                 raise approval_refusal("approval_unavailable")
             return ApprovalOutcome(status=NOT_REQUESTED)
+        self.asked = True
         if self.modern:
             self.outcome = "requested"
             raise AskHost(

@@ -174,9 +174,7 @@ class Governance:
         return bool(part_ids) and set(part_ids) <= ordered
 
     def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
-        """Append the call's audit line (never raises; a failed write is a server-log warning)."""
-        if self.audit is None:
-            return
+        """Count the call and append its audit line (never raises; a failed write is a server-log warning)."""
         approval = record.round.outcome if record.round is not None else record.approval
         structured: dict[str, Any] = {}
         if isinstance(result, InputRequiredResult):
@@ -188,6 +186,12 @@ class Governance:
             outcome = (str(code) if code else "error") if result.is_error else "ok"
             if approval is None and isinstance(structured.get("approval"), str):
                 approval = str(structured["approval"])
+        asked = record.round is not None and record.round.asked
+        self.rails.client.metrics.tool_call(
+            record.tool, outcome, approval, asked=asked, structured=structured
+        )
+        if self.audit is None:
+            return
         procurements, invoices = touched_ids(record.arguments, structured)
         self.audit.record(
             AuditEntry(
