@@ -481,6 +481,8 @@ class ApprovalRound:
     #: The signed-in principal's binding (sealed into the state) and its name (for the record).
     principal: str | None = None
     who: str | None = None
+    #: Whether this call asked a person (counted by the server's metrics).
+    asked: bool = False
 
     async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
         decision = await self._decide(order)
@@ -501,6 +503,7 @@ class ApprovalRound:
                 self.outcome = "refused: approval_unavailable"
                 raise approval_refusal("approval_unavailable")
             return ApprovalOutcome(status=NOT_REQUESTED)
+        self.asked = True
         if self.modern:
             self.outcome = "requested"
             raise AskHost(

@@ -36,6 +36,7 @@ from rails_mcp.config import (
     load_settings,
 )
 from rails_mcp.paths import HOSTS
+from rails_mcp.telemetry import LOG_FORMAT, log_trace_ids
 
 if TYPE_CHECKING:
     from mcp.server import Server
@@ -184,8 +185,9 @@ def settings_from(ctx: click.Context, flags: dict[str, Any]) -> Settings:
     logging.basicConfig(
         stream=sys.stderr,  # on stdio, stdout is the protocol
         level=settings.log_level.upper(),
-        format="%(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
+    log_trace_ids(logging.getLogger().handlers)
     return settings
 
 

@@ -22,6 +22,7 @@ from typing import Any, Generic, Literal, ParamSpec, Self, TypeVar, cast, overlo
 import httpx2
 from pydantic import BaseModel, ValidationError
 
+from rails_mcp.telemetry import Metrics, note_wire_retries, note_wire_status, wire_call
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import (
     MalformedResponse,
@@ -100,8 +101,11 @@ class RailsClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         timeout: float | httpx2.Timeout = 15.0,
         retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: What the wire calls are timed into; the server counts its tool calls here too.
+        self.metrics = metrics if metrics is not None else Metrics()
         self.repairer_credentials = repairer
         self.supplier_credentials = supplier
         self.tenant = tenant
@@ -172,8 +176,18 @@ class RailsClient:
         """POST ``body`` to ``method`` and parse the answer as ``response_type``.
 
         ``credential`` defaults to what the method's scope needs (``any`` → repairer).
-        Retries only methods the table marks ``retry_safe``.
+        Retries only methods the table marks ``retry_safe``. Traced and timed as one call.
         """
+        with wire_call(method, self.metrics):
+            return await self._call(method, body, response_type, credential)
+
+    async def _call(
+        self,
+        method: str,
+        body: BaseModel | Mapping[str, Any],
+        response_type: type[T],
+        credential: CredentialRole | None,
+    ) -> T:
         spec = METHODS.get(method)
         retry_safe = spec.retry_safe if spec else False
         if credential is None:
@@ -213,6 +227,7 @@ class RailsClient:
             with attempt:
                 if attempt.num == 1:
                     raise first
+                note_wire_retries(attempt.num - 1)
                 return await self._send_once(method, payload, headers, response_type)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
@@ -238,6 +253,7 @@ class RailsClient:
             mapped = _map_transport_error(exc, method)
             log.warning("rails %s failed: %s", method, mapped.code)
             raise mapped from None
+        note_wire_status(response.status_code)
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("rails %s -> %s in %.1f ms", method, response.status_code, elapsed_ms)
         return _read_response(response, method, response_type)

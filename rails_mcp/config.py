@@ -38,6 +38,7 @@ __all__ = [
     "BudgetScope",
     "ConfigError",
     "CredentialPair",
+    "OtlpSettings",
     "Settings",
     "check_tenant",
     "env_name",
@@ -453,6 +454,30 @@ class Settings(BaseSettings):
                 self.supplier_api_key.get_secret_value(), self.supplier_integration_id, "environment"
             )
         return CredentialPair(*DEMO_SUPPLIER, source="demo")
+
+
+class OtlpSettings(BaseSettings):
+    """Where traces go: OpenTelemetry's own ``OTEL_EXPORTER_OTLP_*`` variables (and
+    ``OTEL_SERVICE_NAME``), read here too.
+
+    Not ``RAILS_*`` settings: an operator's collector is configured the same way for every
+    service it watches. Either endpoint turns OTLP export on; unset, nothing is exported and
+    no exporter is made. The exporter itself reads the rest (headers, protocol, timeout).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_EXPORTER_OTLP_", env_ignore_empty=True, extra="ignore")
+
+    endpoint: Annotated[
+        str | None, Field(description="OTLP/HTTP base URL; traces go to <endpoint>/v1/traces.")
+    ] = None
+    traces_endpoint: Annotated[str | None, Field(description="OTLP/HTTP URL for traces alone.")] = None
+    service_name: Annotated[
+        str, Field(validation_alias="otel_service_name", description="The service the spans name.")
+    ] = "rails-mcp"
+
+    @property
+    def exporting(self) -> bool:
+        return bool(self.endpoint or self.traces_endpoint)
 
 
 # --- names: field <-> variable <-> flag ------------------------------------------------------

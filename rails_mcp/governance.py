@@ -208,10 +208,8 @@ class Governance:
             await record.spend.settle(result)
 
     def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
-        """Append the call's audit line (never raises; a failed write is a server-log warning)."""
+        """Count the call and append its audit line (never raises; a failed write is a server-log warning)."""
         self._keep_approved_order(record, result)
-        if self.audit is None:
-            return
         approval = record.round.outcome if record.round is not None else record.approval
         structured: dict[str, Any] = {}
         if isinstance(result, InputRequiredResult):
@@ -223,6 +221,12 @@ class Governance:
             outcome = (str(code) if code else "error") if result.is_error else "ok"
             if approval is None and isinstance(structured.get("approval"), str):
                 approval = str(structured["approval"])
+        asked = record.round is not None and record.round.asked
+        self.rails.client.metrics.tool_call(
+            record.tool, outcome, approval, asked=asked, structured=structured
+        )
+        if self.audit is None:
+            return
         procurements, invoices = touched_ids(record.arguments, structured)
         self.audit.record(
             AuditEntry(

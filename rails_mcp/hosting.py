@@ -26,14 +26,17 @@ import uvicorn
 from mcp.server import Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.stdio import stdio_server
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from rails_mcp.config import ConfigError, is_loopback
+from rails_mcp.config import ConfigError, OtlpSettings, is_loopback
+from rails_mcp.telemetry import install_tracing, metrics_of
 
 if TYPE_CHECKING:
     from rails_mcp.auth.tokens import ResourceServer
@@ -49,6 +52,7 @@ __all__ = [
     "refuse_open_bind",
     "security_settings",
     "serve",
+    "with_metrics",
 ]
 
 log = logging.getLogger("rails_mcp.hosting")
@@ -169,6 +173,7 @@ def http_app(
             host=host,
             session_idle_timeout=session_idle,
         )
+    app = with_metrics(app, server, security)
     if oauth is not None:
         return oauth_guarded(app, oauth)
     return BearerTokenMiddleware(app, token) if token else app
@@ -180,6 +185,31 @@ def oauth_guarded(app: ASGIApp, oauth: ResourceServer) -> ASGIApp:
     from rails_mcp.auth.tokens import JwtVerifier
 
     return oauth_app(app, oauth, JwtVerifier(oauth), max_body=MAX_REQUEST_BODY)
+
+
+def with_metrics(app: ASGIApp, server: Server[Any], security: TransportSecuritySettings) -> ASGIApp:
+    """``GET /metrics`` beside the MCP endpoint: the server's Prometheus registry.
+
+    Behind the same bearer token as MCP when one is set (the caller wraps both), and the same
+    Host and Origin checks, so a page in a browser cannot read it through DNS rebinding.
+    """
+    metrics = metrics_of(server)
+    if metrics is None:
+        return app
+    checks = TransportSecurityMiddleware(security)
+
+    async def app_with_metrics(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/metrics":
+            await app(scope, receive, send)
+            return
+        response = await checks.validate_request(Request(scope, receive))
+        if response is None and scope["method"] not in ("GET", "HEAD"):
+            response = PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": "GET"})
+        if response is None:
+            response = Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        await response(scope, receive, send)
+
+    return app_with_metrics
 
 
 def read_deadline_protocol(limits: HttpLimits) -> type[H11Protocol]:
@@ -254,6 +284,8 @@ def serve(
     oauth: ResourceServer | None = None,
 ) -> None:
     """Run ``server`` on ``transport`` until interrupted; over HTTP, within ``limits``."""
+    if install_tracing(OtlpSettings()):
+        log.info("exporting traces by OTLP")
     if transport == "stdio":
         anyio.run(run_stdio, server)
         return

@@ -51,6 +51,7 @@ from rails_mcp.paging import NextCursor, PageInput, Window, cursor_key, paged_co
 from rails_mcp.present import ApprovalOutcome, OrderForApproval
 from rails_mcp.resources import INSTRUCTIONS, ResourceHub
 from rails_mcp.state import Ledger
+from rails_mcp.telemetry import serve_metrics
 from rails_mcp.tools import (
     TOOLS,
     InputNeeded,
@@ -548,6 +549,9 @@ def build_server(
             instructions=INSTRUCTIONS,
         )
 
+    # The SDK's OpenTelemetry middleware, in ``server.middleware`` by default, spans each MCP
+    # request; each wire call a tool makes is a child span (rails_mcp.telemetry).
+    serve_metrics(server, rails.client.metrics)
     server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
     server.add_request_handler("server/discover", RequestParams, discover)
     hub.register(server)
