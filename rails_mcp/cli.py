@@ -215,6 +215,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
     """
     from rails_mcp.approval import gate_from_settings
     from rails_mcp.audit import audit_from_settings
+    from rails_mcp.client import unreachable
     from rails_mcp.controls import Controls
     from rails_mcp.recovery import recover_at_start_up
     from rails_mcp.resources import SEEDED_JOB_EXTERNAL, ResourceHub, install_webhook_receiver
@@ -224,6 +225,8 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
 
     controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
     rails = open_rails(settings)
+    if settings.base_url is not None and (why := unreachable(rails.client.address)) is not None:
+        log.warning("cannot connect to %s (%s); check RAILS_BASE_URL", rails.client.address, why)
     audit = audit_from_settings(settings)
     recover_at_start_up(audit, lambda: open_client(settings))
     # The demo job exists only in the embedded sandbox: a real API's scenario shows seen jobs.
@@ -277,23 +280,22 @@ def _serve(
     allowed_origins: tuple[str, ...] = (),
 ) -> None:
     with _collect_after_start_up():
+        from rails_mcp.client import shown_address
         from rails_mcp.hosting import HttpLimits, refuse_open_bind, serve
 
         token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
         if transport != "stdio":
             refuse_open_bind(host, token)
         server = open_server(settings, transport=transport)
-    if transport == "stdio":
-        if sys.stdin.isatty():
-            click.echo(TTY_HINT, err=True)
-    else:
-        path = "/sse" if transport == "sse" else "/mcp"
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(
-            f"rails-mcp: MCP over {transport} on http://{shown}:{port}{path} "
-            f"(wire: {settings.target}); Ctrl-C stops",
-            err=True,
-        )
+    path = "/sse" if transport == "sse" else "/mcp"
+    shown = f"[{host}]" if ":" in host else host
+    banner = (
+        TTY_HINT
+        if transport == "stdio"
+        else f"rails-mcp: MCP over {transport} on http://{shown}:{port}{path} "
+        f"(wire: {settings.target if settings.embedded else shown_address(settings.target)}); Ctrl-C stops"
+    )
+    quiet = transport == "stdio" and not sys.stdin.isatty()
     serve(
         server,
         transport,  # type: ignore[arg-type]
@@ -307,6 +309,7 @@ def _serve(
             body_timeout=settings.http_body_timeout_seconds,
             session_idle=settings.http_session_idle_seconds,
         ),
+        on_listening=None if quiet else lambda: click.echo(banner, err=True),
     )
 
 
@@ -356,12 +359,15 @@ def sandbox(ctx: click.Context, host: str, port: int, no_idle_reset: bool, **fla
     loopback a token is required, and every request but /healthz must carry it as
     X-Sandbox-Token (the wire's own Authorization header stays the integration's).
     """
-    from rails_mcp.hosting import refuse_open_bind
+    from rails_mcp.hosting import bind_listening, refuse_open_bind
+    from rails_mcp.runtime import check_sandbox_database
     from rails_mcp.sandbox.server import serve as serve_sandbox
 
     settings = settings_from(ctx, flags)
     token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
     refuse_open_bind(host, token, what="the sandbox")
+    check_sandbox_database(settings.sandbox_db())
+    bind_listening(host, port).close()  # a busy port is one line now, not uvicorn's Errno later
     idle = (
         settings.sandbox_idle_reset_seconds
         if "sandbox_idle_reset_seconds" in settings.model_fields_set
@@ -380,10 +386,15 @@ def sandbox(ctx: click.Context, host: str, port: int, no_idle_reset: bool, **fla
 
 @main.command("reset-tenant")
 @click.argument("tenant", default="")
-@settings_options("db", "state_dir")
+@settings_options("db", "state_dir", "config_dir")
 @click.pass_context
 def reset_tenant(ctx: click.Context, tenant: str, **flags: Any) -> None:
-    """Reset TENANT (default: the shared default world) to the seed, now."""
+    """Reset TENANT (default: the shared default world) to the seed, now.
+
+    The seed knows no integration `rails-mcp install` added: a credential it stored for the
+    tenant is refused afterwards, so the reset says so and how to get a new one.
+    """
+    from rails_mcp.config import EMBEDDED, read_stored_credentials
     from rails_mcp.sandbox.store import reset_tenant as _reset
 
     if tenant:
@@ -391,6 +402,15 @@ def reset_tenant(ctx: click.Context, tenant: str, **flags: Any) -> None:
     settings = settings_from(ctx, flags)
     _reset(settings.sandbox_db(), tenant)
     click.echo(f"tenant {tenant or '(default)'} reset to the seed in {settings.sandbox_db()}")
+    if read_stored_credentials(settings.credentials_path(), EMBEDDED, tenant or None) is not None:
+        flag = f" --tenant {tenant}" if tenant else ""
+        click.echo(
+            f"rails-mcp: warning: `rails-mcp install` stored a credential for this tenant in "
+            f"{settings.credentials_path()}; the reset forgot its integration, so every call with it "
+            f"is now refused (unauthorized). Run `rails-mcp install{flag} --access-code … --client-id … "
+            "--client-secret …` again (the access code works again after a reset).",
+            err=True,
+        )
 
 
 def _check_tenant_argument(name: str, value: str) -> None:

@@ -377,16 +377,65 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(describe_errors(exc, given)) from None
 
 
+#: A value that works, shown with any error about the setting.
+_EXAMPLES: Final[Mapping[str, str]] = {
+    "base_url": "http://127.0.0.1:8787 (a `rails-mcp sandbox`)",
+    "integration_id": DEMO_REPAIRER[1],
+    "supplier_integration_id": DEMO_SUPPLIER[1],
+    "tenant": "my-shop",
+    "approval_key": "the output of: python3 -c 'import secrets; print(secrets.token_hex(32))'",
+    "mcp_token": "the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'",
+    "max_order_total": "1000",
+    "result_token_budget": str(DEFAULT_TOKEN_BUDGET),
+    "read_only": "1",
+    "webhooks": "1",
+}
+
+
+def _bounds(field: str) -> str:
+    """``more than 0 and at most 300``: a number field's limits, read from its declaration."""
+    said: list[str] = []
+    for rule in Settings.model_fields[field].metadata:
+        for attr, words in (("gt", "more than"), ("ge", "at least"), ("lt", "less than"), ("le", "at most")):
+            limit = getattr(rule, attr, None)
+            if limit is not None:
+                said.append(f"{words} {limit:g}" if isinstance(limit, float) else f"{words} {limit}")
+    return " and ".join(said)
+
+
+def _in_words(field: str, kind: str, message: str, context: Mapping[str, Any]) -> str:
+    """One validation problem as a person reads it: what is wrong, and a value that works."""
+    if kind in {"url_parsing", "url_scheme", "url_type"}:
+        said = "must be a full http:// or https:// URL with a host"
+    elif kind == "too_short":
+        said = f"must be at least {context.get('min_length')} characters long"
+    elif kind in {"float_parsing", "int_parsing", "float_type", "int_type", "decimal_parsing"}:
+        said = "must be a number" + (f", {_bounds(field)}" if _bounds(field) else "")
+    elif kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}:
+        said = f"must be {_bounds(field)}"
+    elif kind == "literal_error":
+        said = f"must be one of {context.get('expected', '').replace(' or ', ', ')}"
+    elif kind == "bool_parsing":
+        said = "must be 1, true, yes or on (or 0, false, no, off)"
+    elif kind == "string_pattern_mismatch" and field.endswith("integration_id"):
+        said = "must be an integration id, a UUID"
+    else:
+        return message
+    example = _EXAMPLES.get(field)
+    return f"{said}, e.g. {example}" if example else said
+
+
 def describe_errors(exc: ValidationError, given: Mapping[str, object] = {}) -> str:
+    """Each problem as ``NAME: what is wrong, e.g. a good value``; the flag's name when one was given."""
     problems: list[str] = []
     aliases = {env_name(f).lower(): f for f in Settings.model_fields}
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+    for err in exc.errors(include_url=False, include_input=False):
         loc = str(err["loc"][0]) if err["loc"] else ""
         field = aliases.get(loc.lower(), loc)
         message = str(err["msg"]).removeprefix("Value error, ")
         if field in Settings.model_fields:
             name = flag_name(field) if field in given else env_name(field)
-            problems.append(f"{name}: {message}")
+            problems.append(f"{name}: {_in_words(field, err['type'], message, err.get('ctx', {}))}")
         else:
             problems.append(message)
     return "invalid configuration: " + "; ".join(problems)

@@ -14,10 +14,12 @@ session manager (``session_idle_timeout``).
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import ipaddress
 import logging
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,6 +42,7 @@ __all__ = [
     "BearerTokenMiddleware",
     "HttpLimits",
     "Transport",
+    "bind_listening",
     "http_app",
     "is_loopback",
     "read_deadline_protocol",
@@ -233,6 +236,32 @@ async def run_stdio(server: Server[Any]) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
+def bind_listening(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening, or :class:`ConfigError` naming ``--port``.
+
+    Bound here rather than by uvicorn, so a busy port is one line before anything is served,
+    and "listening on" is said only once it is true.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (another process listens there): "
+                "stop it, or choose another port with --port"
+            ) from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); check --host and --port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(
     server: Server[Any],
     transport: Transport,
@@ -243,9 +272,15 @@ def serve(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     limits: HttpLimits | None = None,
+    on_listening: Callable[[], None] | None = None,
 ) -> None:
-    """Run ``server`` on ``transport`` until interrupted; over HTTP, within ``limits``."""
+    """Run ``server`` on ``transport`` until interrupted; over HTTP, within ``limits``.
+
+    ``on_listening`` runs once the port is bound (over stdio: at once), to say so.
+    """
     if transport == "stdio":
+        if on_listening is not None:
+            on_listening()
         anyio.run(run_stdio, server)
         return
     limits = limits or HttpLimits()
@@ -259,9 +294,12 @@ def serve(
         allowed_origins=allowed_origins,
         session_idle=limits.session_idle,
     )
+    sock = bind_listening(host, port)
     path = "/sse" if transport == "sse" else "/mcp"
     log.info("rails-mcp %s on http://%s:%d%s", transport, host, port, path)
-    uvicorn.run(
+    if on_listening is not None:
+        on_listening()
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -270,3 +308,5 @@ def serve(
         http=read_deadline_protocol(limits),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
