@@ -39,7 +39,7 @@ from rails_mcp.paths import HOSTS
 from rails_mcp.telemetry import LOG_FORMAT, log_trace_ids
 
 if TYPE_CHECKING:
-    from mcp.server import Server
+    pass
 
 __all__ = ["main"]
 
@@ -209,48 +209,6 @@ def main(ctx: click.Context, **flags: Any) -> None:
         _serve(settings, "stdio", host="127.0.0.1", port=8000)
 
 
-def open_server(settings: Settings, *, transport: str) -> Server[Any]:
-    """The MCP server this deployment runs: the tools plus its controls, approval and audit log.
-
-    A generated approval key is created here (0600, in the state dir) when approval is on and
-    ``RAILS_APPROVAL_KEY`` is unset; an allow-list naming an unknown tool stops start-up.
-    """
-    from rails_mcp.approval import gate_from_settings
-    from rails_mcp.audit import audit_from_settings
-    from rails_mcp.controls import Controls
-    from rails_mcp.recovery import recover_at_start_up
-    from rails_mcp.resources import SEEDED_JOB_EXTERNAL, ResourceHub, install_webhook_receiver
-    from rails_mcp.runtime import open_client, open_rails
-    from rails_mcp.server import build_server
-    from rails_mcp.state import ledger_of
-    from rails_mcp.tools import TOOLS
-
-    controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
-    rails = open_rails(settings)
-    audit = audit_from_settings(settings)
-    recover_at_start_up(audit, lambda: open_client(settings))
-    # The demo job exists only in the embedded sandbox: a real API's scenario shows seen jobs.
-    hub = ResourceHub(
-        rails.client,
-        seeded_job=SEEDED_JOB_EXTERNAL if settings.base_url is None else None,
-        suppliers=rails.suppliers,
-    )
-    server = build_server(
-        rails,
-        hub=hub,
-        controls=controls,
-        approval=gate_from_settings(settings),
-        audit=audit,
-        transport=transport,
-        result_token_budget=settings.result_token_budget,
-        ledger=ledger_of(settings),
-    )
-    if settings.webhooks:
-        integrations = [settings.repairer().integration_id, settings.supplier().integration_id]
-        install_webhook_receiver(server, hub, rails.client, integrations)
-    return server
-
-
 @contextlib.contextmanager
 def _collect_after_start_up() -> Generator[None]:
     """No cyclic garbage collection while the server starts; what start-up built is frozen.
@@ -281,7 +239,8 @@ def _serve(
     allowed_origins: tuple[str, ...] = (),
 ) -> None:
     with _collect_after_start_up():
-        from rails_mcp.hosting import HttpLimits, refuse_open_bind, serve
+        from rails_mcp.client import shown_address
+        from rails_mcp.hosting import HttpLimits, open_server, refuse_open_bind, serve
 
         token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
         oauth = None
@@ -292,17 +251,15 @@ def _serve(
         if transport != "stdio":
             refuse_open_bind(host, token, oauth=oauth is not None)
         server = open_server(settings, transport=transport)
-    if transport == "stdio":
-        if sys.stdin.isatty():
-            click.echo(TTY_HINT, err=True)
-    else:
-        path = "/sse" if transport == "sse" else "/mcp"
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(
-            f"rails-mcp: MCP over {transport} on http://{shown}:{port}{path} "
-            f"(wire: {settings.target}); Ctrl-C stops",
-            err=True,
-        )
+    path = "/sse" if transport == "sse" else "/mcp"
+    shown = f"[{host}]" if ":" in host else host
+    banner = (
+        TTY_HINT
+        if transport == "stdio"
+        else f"rails-mcp: MCP over {transport} on http://{shown}:{port}{path} "
+        f"(wire: {settings.target if settings.embedded else shown_address(settings.target)}); Ctrl-C stops"
+    )
+    quiet = transport == "stdio" and not sys.stdin.isatty()
     serve(
         server,
         transport,  # type: ignore[arg-type]
@@ -317,6 +274,7 @@ def _serve(
             session_idle=settings.http_session_idle_seconds,
         ),
         oauth=oauth,
+        on_listening=None if quiet else lambda: click.echo(banner, err=True),
     )
 
 
@@ -366,12 +324,15 @@ def sandbox(ctx: click.Context, host: str, port: int, no_idle_reset: bool, **fla
     loopback a token is required, and every request but /healthz must carry it as
     X-Sandbox-Token (the wire's own Authorization header stays the integration's).
     """
-    from rails_mcp.hosting import refuse_open_bind
+    from rails_mcp.hosting import bind_listening, refuse_open_bind
+    from rails_mcp.runtime import check_sandbox_database
     from rails_mcp.sandbox.server import serve as serve_sandbox
 
     settings = settings_from(ctx, flags)
     token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
     refuse_open_bind(host, token, what="the sandbox")
+    check_sandbox_database(settings.sandbox_db())
+    bind_listening(host, port).close()  # a busy port is one line now, not uvicorn's Errno later
     idle = (
         settings.sandbox_idle_reset_seconds
         if "sandbox_idle_reset_seconds" in settings.model_fields_set
@@ -390,10 +351,15 @@ def sandbox(ctx: click.Context, host: str, port: int, no_idle_reset: bool, **fla
 
 @main.command("reset-tenant")
 @click.argument("tenant", default="")
-@settings_options("db", "state_dir")
+@settings_options("db", "state_dir", "config_dir")
 @click.pass_context
 def reset_tenant(ctx: click.Context, tenant: str, **flags: Any) -> None:
-    """Reset TENANT (default: the shared default world) to the seed, now."""
+    """Reset TENANT (default: the shared default world) to the seed, now.
+
+    The seed knows no integration `rails-mcp install` added: a credential it stored for the
+    tenant is refused afterwards, so the reset says so and how to get a new one.
+    """
+    from rails_mcp.config import EMBEDDED, read_stored_credentials
     from rails_mcp.sandbox.store import reset_tenant as _reset
 
     if tenant:
@@ -401,6 +367,15 @@ def reset_tenant(ctx: click.Context, tenant: str, **flags: Any) -> None:
     settings = settings_from(ctx, flags)
     _reset(settings.sandbox_db(), tenant)
     click.echo(f"tenant {tenant or '(default)'} reset to the seed in {settings.sandbox_db()}")
+    if read_stored_credentials(settings.credentials_path(), EMBEDDED, tenant or None) is not None:
+        flag = f" --tenant {tenant}" if tenant else ""
+        click.echo(
+            f"rails-mcp: warning: `rails-mcp install` stored a credential for this tenant in "
+            f"{settings.credentials_path()}; the reset forgot its integration, so every call with it "
+            f"is now refused (unauthorized). Run `rails-mcp install{flag} --access-code … --client-id … "
+            "--client-secret …` again (the access code works again after a reset).",
+            err=True,
+        )
 
 
 def _check_tenant_argument(name: str, value: str) -> None:

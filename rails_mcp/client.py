@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -35,7 +37,16 @@ from rails_mcp.wire.errors import (
 )
 from rails_mcp.wire.methods import METHODS, method_path
 
-__all__ = ["CredentialRole", "Credentials", "RailsClient", "RetryPolicy", "mask_secret"]
+__all__ = [
+    "WIRE_DOWN_AFTER",
+    "CredentialRole",
+    "Credentials",
+    "RailsClient",
+    "RetryPolicy",
+    "mask_secret",
+    "shown_address",
+    "unreachable",
+]
 
 log = logging.getLogger("rails_mcp.client")
 
@@ -80,8 +91,35 @@ class RetryPolicy:
     wait_max: float = 2.0
 
 
+#: Connection attempts refused in a row after which the wire counts as down: no more retries.
+WIRE_DOWN_AFTER = 3
+
+
 def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, RailsConnectionError) and exc.refused_in_a_row >= WIRE_DOWN_AFTER:
+        return False  # nothing listens there: retrying only delays the answer that says so
     return isinstance(exc, RailsError) and exc.retryable
+
+
+def shown_address(base_url: str) -> str:
+    """The base URL as an error may show it: configuration, but without userinfo, query or fragment."""
+    parts = urllib.parse.urlsplit(base_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", "")).rstrip("/")
+
+
+def unreachable(address: str, timeout: float = 2.0) -> str | None:
+    """Why no TCP connection opens to ``address`` (said once at start-up), or None when one does."""
+    parts = urllib.parse.urlsplit(address)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
 
 
 class RailsClient:
@@ -110,6 +148,9 @@ class RailsClient:
         self.supplier_credentials = supplier
         self.tenant = tenant
         self.retry = retry or RetryPolicy()
+        #: Where the wire is, as errors name it; and how many connections in a row it refused.
+        self.address = shown_address(self.base_url)
+        self._refused_in_a_row = 0
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
         if tenant:
             headers["x-partifact-tenant"] = tenant
@@ -251,12 +292,28 @@ class RailsClient:
             response = await self._http.post(method_path(method), content=payload, headers=headers)
         except httpx2.RequestError as exc:  # TransportError, and DecodingError of a garbled body
             mapped = _map_transport_error(exc, method)
+            if isinstance(exc, httpx2.ConnectError) and isinstance(mapped, RailsConnectionError):
+                self._note_refusal(mapped)
             log.warning("rails %s failed: %s", method, mapped.code)
             raise mapped from None
         note_wire_status(response.status_code)
+        self._refused_in_a_row = 0
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("rails %s -> %s in %.1f ms", method, response.status_code, elapsed_ms)
         return _read_response(response, method, response_type)
+
+    def _note_refusal(self, error: RailsConnectionError) -> None:
+        """Name the address on a refused connection, and count the refusals in a row."""
+        self._refused_in_a_row += 1
+        error.refused_at = self.address
+        error.refused_in_a_row = self._refused_in_a_row
+        if self._refused_in_a_row == WIRE_DOWN_AFTER:
+            log.warning(
+                "nothing is listening at %s: %d connection attempts in a row were refused; "
+                "check RAILS_BASE_URL",
+                self.address,
+                WIRE_DOWN_AFTER,
+            )
 
 
 # --- mapping foreign failures, in one place -----------------------------------------------

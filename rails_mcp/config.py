@@ -10,11 +10,8 @@ secret value.
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, cast
@@ -23,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from rails_mcp.credentials import CredentialPair, read_stored_credentials, store_credentials
 from rails_mcp.paths import default_config_dir, default_state_dir
 from rails_mcp.wire.budget import DEFAULT_TOKEN_BUDGET, HARD_TOKEN_CAP
 from rails_mcp.wire.limits import DEMO_REPAIRER, DEMO_SUPPLIER, TENANT_PATTERN, TENANT_RULE
@@ -82,13 +80,6 @@ _FLAG_NAMES: Final = {"mcp_token": "--auth-token", "sandbox_idle_reset_seconds":
 
 class ConfigError(Exception):
     """Invalid configuration: the message names the flags or variables, never secret values."""
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialPair:
-    api_key: str
-    integration_id: str
-    source: str  # "environment", "install" or "demo": said in logs, never the key itself
 
 
 class Settings(BaseSettings):
@@ -534,61 +525,65 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(describe_errors(exc, given)) from None
 
 
+#: A value that works, shown with any error about the setting.
+_EXAMPLES: Final[Mapping[str, str]] = {
+    "base_url": "http://127.0.0.1:8787 (a `rails-mcp sandbox`)",
+    "integration_id": DEMO_REPAIRER[1],
+    "supplier_integration_id": DEMO_SUPPLIER[1],
+    "tenant": "my-shop",
+    "approval_key": "the output of: python3 -c 'import secrets; print(secrets.token_hex(32))'",
+    "mcp_token": "the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'",
+    "max_order_total": "1000",
+    "result_token_budget": str(DEFAULT_TOKEN_BUDGET),
+    "read_only": "1",
+    "webhooks": "1",
+}
+
+
+def _bounds(field: str) -> str:
+    """``more than 0 and at most 300``: a number field's limits, read from its declaration."""
+    said: list[str] = []
+    for rule in Settings.model_fields[field].metadata:
+        for attr, words in (("gt", "more than"), ("ge", "at least"), ("lt", "less than"), ("le", "at most")):
+            limit = getattr(rule, attr, None)
+            if limit is not None:
+                said.append(f"{words} {limit:g}" if isinstance(limit, float) else f"{words} {limit}")
+    return " and ".join(said)
+
+
+def _in_words(field: str, kind: str, message: str, context: Mapping[str, Any]) -> str:
+    """One validation problem as a person reads it: what is wrong, and a value that works."""
+    if kind in {"url_parsing", "url_scheme", "url_type"}:
+        said = "must be a full http:// or https:// URL with a host"
+    elif kind == "too_short":
+        said = f"must be at least {context.get('min_length')} characters long"
+    elif kind in {"float_parsing", "int_parsing", "float_type", "int_type", "decimal_parsing"}:
+        said = "must be a number" + (f", {_bounds(field)}" if _bounds(field) else "")
+    elif kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}:
+        said = f"must be {_bounds(field)}"
+    elif kind == "literal_error":
+        said = f"must be one of {context.get('expected', '').replace(' or ', ', ')}"
+    elif kind == "bool_parsing":
+        said = "must be 1, true, yes or on (or 0, false, no, off)"
+    elif kind == "string_pattern_mismatch" and field.endswith("integration_id"):
+        said = "must be an integration id, a UUID"
+    else:
+        return message
+    example = _EXAMPLES.get(field)
+    return f"{said}, e.g. {example}" if example else said
+
+
 def describe_errors(exc: ValidationError, given: Mapping[str, object] = {}) -> str:
+    """Each problem as ``NAME: what is wrong, e.g. a good value``; the flag's name when one was given."""
     problems: list[str] = []
     aliases = {env_name(f).lower(): f for f in Settings.model_fields}
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+    for err in exc.errors(include_url=False, include_input=False):
         loc = str(err["loc"][0]) if err["loc"] else ""
         field = aliases.get(loc.lower(), loc)
         message = str(err["msg"]).removeprefix("Value error, ")
         if field in Settings.model_fields:
             name = flag_name(field) if field in given else env_name(field)
-            problems.append(f"{name}: {message}")
+            problems.append(f"{name}: {_in_words(field, err['type'], message, err.get('ctx', {}))}")
         else:
             problems.append(message)
     return "invalid configuration: " + "; ".join(problems)
-
-
-# --- credentials stored by ``rails-mcp install`` -------------------------------------------
-
-
-def read_stored_credentials(path: Path, target: str, tenant: str | None) -> CredentialPair | None:
-    """The installed credential for this base URL and tenant, if one was stored in ``path``."""
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(entries, list):
-        return None
-    for entry in entries:  # pyright: ignore[reportUnknownVariableType]
-        if (
-            isinstance(entry, dict)
-            and entry.get("target") == target  # pyright: ignore[reportUnknownMemberType]
-            and entry.get("tenant") == tenant  # pyright: ignore[reportUnknownMemberType]
-        ):
-            key, ident = entry.get("api_key"), entry.get("integration_id")  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-            if isinstance(key, str) and isinstance(ident, str):
-                return CredentialPair(key, ident, "install")
-    return None
-
-
-def store_credentials(path: Path, target: str, tenant: str | None, api_key: str, integration_id: str) -> Path:
-    """Keep a minted credential in ``path`` (mode 0600), replacing any for the same target and tenant."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        existing: list[Any] = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(existing, list):  # pyright: ignore[reportUnnecessaryIsInstance]
-            existing = []
-    except (OSError, ValueError):
-        existing = []
-    kept: list[Any] = [
-        e
-        for e in existing
-        if not (isinstance(e, dict) and e.get("target") == target and e.get("tenant") == tenant)  # pyright: ignore[reportUnknownMemberType]
-    ]
-    kept.append({"target": target, "tenant": tenant, "api_key": api_key, "integration_id": integration_id})
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(kept, fh, indent=2)
-    path.chmod(0o600)
-    return path

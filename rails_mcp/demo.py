@@ -112,6 +112,7 @@ async def _look_around(client: Client) -> None:
 
 async def _guard_refuses(client: Client) -> bool:
     _step(4, "Place with a supplier that cannot confirm → the guard refuses")
+    before = await _references(client)
     refused = await _call(
         client,
         "place_procurement",
@@ -120,8 +121,23 @@ async def _guard_refuses(client: Client) -> bool:
     if refused.get("error", {}).get("code") != "unconfirmable_supplier":
         return _fail("the guard did not refuse the unconfirmable supplier")
     listed = await _call(client, "list_procurements", {"job": JOB})
-    _show("procurements after the refusal", f"{len(listed['procurements'])} (nothing was written)")
+    after = [p["reference"] for p in listed["procurements"]]
+    if after != before:
+        return _fail(f"the refusal changed the job's procurements: {before} -> {after}")
+    # The seed placed PR-1 before the demo began; the count is the same one, not the refusal's.
+    _show(
+        "procurements after the refusal",
+        f"{len(after)}, the same as before it ({', '.join(after) or 'none'}, seeded with the job); "
+        "the refusal wrote nothing",
+    )
     return True
+
+
+async def _references(client: Client) -> list[str]:
+    """The job's procurement references, read without printing (the count before the refusal)."""
+    result = await client.call_tool("list_procurements", {"job": JOB})
+    data: Any = result.structured_content or {}
+    return [p["reference"] for p in data.get("procurements", [])]
 
 
 async def _place_from_the_error(client: Client) -> Any:

@@ -14,9 +14,11 @@ session manager (``session_idle_timeout``).
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import logging
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from rails_mcp.config import ConfigError, OtlpSettings, is_loopback
+from rails_mcp.config import ConfigError, OtlpSettings, Settings, is_loopback
 from rails_mcp.telemetry import install_tracing, metrics_of
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ __all__ = [
     "BearerTokenMiddleware",
     "HttpLimits",
     "Transport",
+    "bind_listening",
     "http_app",
     "is_loopback",
     "oauth_guarded",
@@ -271,6 +274,32 @@ async def run_stdio(server: Server[Any]) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
+def bind_listening(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening, or :class:`ConfigError` naming ``--port``.
+
+    Bound here rather than by uvicorn, so a busy port is one line before anything is served,
+    and "listening on" is said only once it is true.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (another process listens there): "
+                "stop it, or choose another port with --port"
+            ) from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); check --host and --port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(
     server: Server[Any],
     transport: Transport,
@@ -282,11 +311,17 @@ def serve(
     allowed_origins: Sequence[str] = (),
     limits: HttpLimits | None = None,
     oauth: ResourceServer | None = None,
+    on_listening: Callable[[], None] | None = None,
 ) -> None:
-    """Run ``server`` on ``transport`` until interrupted; over HTTP, within ``limits``."""
+    """Run ``server`` on ``transport`` until interrupted; over HTTP, within ``limits``.
+
+    ``on_listening`` runs once the port is bound (over stdio: at once), to say so.
+    """
     if install_tracing(OtlpSettings()):
         log.info("exporting traces by OTLP")
     if transport == "stdio":
+        if on_listening is not None:
+            on_listening()
         anyio.run(run_stdio, server)
         return
     limits = limits or HttpLimits()
@@ -301,9 +336,12 @@ def serve(
         session_idle=limits.session_idle,
         oauth=oauth,
     )
+    sock = bind_listening(host, port)
     path = "/sse" if transport == "sse" else "/mcp"
     log.info("rails-mcp %s on http://%s:%d%s", transport, host, port, path)
-    uvicorn.run(
+    if on_listening is not None:
+        on_listening()
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -312,3 +350,50 @@ def serve(
         http=read_deadline_protocol(limits),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def open_server(settings: Settings, *, transport: str) -> Server[Any]:
+    """The MCP server this deployment runs: the tools plus its controls, approval and audit log.
+
+    A generated approval key is created here (0600, in the state dir) when approval is on and
+    ``RAILS_APPROVAL_KEY`` is unset; an allow-list naming an unknown tool stops start-up.
+    """
+    from rails_mcp.approval import gate_from_settings
+    from rails_mcp.audit import audit_from_settings
+    from rails_mcp.client import unreachable
+    from rails_mcp.controls import Controls
+    from rails_mcp.recovery import recover_at_start_up
+    from rails_mcp.resources import SEEDED_JOB_EXTERNAL, ResourceHub, install_webhook_receiver
+    from rails_mcp.runtime import open_client, open_rails
+    from rails_mcp.server import build_server
+    from rails_mcp.state import ledger_of
+    from rails_mcp.tools import TOOLS
+
+    controls = Controls.from_settings(settings, [tool.name for tool in TOOLS])
+    rails = open_rails(settings)
+    if settings.base_url is not None and (why := unreachable(rails.client.address)) is not None:
+        log.warning("cannot connect to %s (%s); check RAILS_BASE_URL", rails.client.address, why)
+    audit = audit_from_settings(settings)
+    recover_at_start_up(audit, lambda: open_client(settings))
+    # The demo job exists only in the embedded sandbox: a real API's scenario shows seen jobs.
+    hub = ResourceHub(
+        rails.client,
+        seeded_job=SEEDED_JOB_EXTERNAL if settings.base_url is None else None,
+        suppliers=rails.suppliers,
+    )
+    server = build_server(
+        rails,
+        hub=hub,
+        controls=controls,
+        approval=gate_from_settings(settings),
+        audit=audit,
+        transport=transport,
+        result_token_budget=settings.result_token_budget,
+        ledger=ledger_of(settings),
+    )
+    if settings.webhooks:
+        integrations = [settings.repairer().integration_id, settings.supplier().integration_id]
+        install_webhook_receiver(server, hub, rails.client, integrations)
+    return server

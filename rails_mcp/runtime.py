@@ -25,7 +25,7 @@ from rails_mcp.tools import Rails
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["EMBEDDED_BASE_URL", "EmbeddedSandbox", "open_client", "open_rails"]
+__all__ = ["EMBEDDED_BASE_URL", "EmbeddedSandbox", "check_sandbox_database", "open_client", "open_rails"]
 
 log = logging.getLogger("rails_mcp")
 
@@ -51,7 +51,7 @@ class EmbeddedSandbox:
         self._app: ASGIApp | None = None
         self._opening = threading.Lock()
         if str(db) != ":memory:":
-            _check_database(db)
+            check_sandbox_database(db)
 
     def _open(self) -> ASGIApp:
         with self._opening:  # concurrent first calls: one opens, the others wait (off the loop)
@@ -66,7 +66,7 @@ class EmbeddedSandbox:
         await app(scope, receive, send)
 
 
-def _check_database(db: Path) -> None:
+def check_sandbox_database(db: Path) -> None:
     """Fail start-up, naming the setting, if the sandbox could not open its database."""
     fix = "set RAILS_STATE_DIR or RAILS_SANDBOX_DB to a writable place"
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rails_mcp.client import WIRE_DOWN_AFTER
 from rails_mcp.errors.model import SpendingLimit, ToolError
 from rails_mcp.guard import GuardRefusal
 from rails_mcp.wire.codes import ErrorCode
@@ -12,6 +13,7 @@ from rails_mcp.wire.errors import (
     MalformedResponse,
     NoUsableAnswer,
     RailsAPIError,
+    RailsConnectionError,
     RailsError,
     UnknownWireError,
 )
@@ -36,6 +38,14 @@ class WireContext:
 
 
 #: Wire codes whose call succeeds with corrected arguments, so the tool's example is worth replaying.
+#: The likeliest cause first: a sandbox tenant reset after `rails-mcp install` stored its credential.
+_REPAIRER_REFUSED = (
+    "The repairer credential was refused. Most often it was stored by `rails-mcp install` for a "
+    "sandbox tenant that was reset since (`rails-mcp reset-tenant` forgets installed integrations): "
+    "run the same `rails-mcp install` again for that tenant. Otherwise set RAILS_API_KEY and "
+    "RAILS_INTEGRATION_ID to a valid pair; then restart the server."
+)
+
 _REPLAYABLE = frozenset(
     {ErrorCode.NOT_FOUND, ErrorCode.UNPROCESSABLE, ErrorCode.WORK_PROVIDER_NOT_FOUND, ErrorCode.BAD_REQUEST}
 )
@@ -43,6 +53,8 @@ _REPLAYABLE = frozenset(
 
 def wire_error(exc: RailsError, ctx: WireContext) -> ToolError:
     """Map a wire exception to the enriched error the agent reads."""
+    if isinstance(exc, RailsConnectionError) and exc.refused_at is not None:
+        return _refused_connection(exc, exc.refused_at)
     if isinstance(exc, NoUsableAnswer):  # nothing came back, or nothing the contract allows
         malformed = isinstance(exc, MalformedResponse)
         return ToolError(
@@ -81,6 +93,8 @@ def wire_error(exc: RailsError, ctx: WireContext) -> ToolError:
             "The supplier credential was refused: set RAILS_SUPPLIER_API_KEY and "
             "RAILS_SUPPLIER_INTEGRATION_ID and restart the server."
         )
+    elif code is ErrorCode.UNAUTHORIZED:
+        fix = _REPAIRER_REFUSED
     if code in _REPLAYABLE:
         example = ctx.example_arguments
     return ToolError(
@@ -92,6 +106,34 @@ def wire_error(exc: RailsError, ctx: WireContext) -> ToolError:
         wire_method=exc.method,
         next_tool=next_tool,
         example_arguments=example,
+    )
+
+
+def _refused_connection(exc: RailsConnectionError, address: str) -> ToolError:
+    """Nothing took the connection: name where, and stop inviting retries once it keeps happening."""
+    down = exc.refused_in_a_row >= WIRE_DOWN_AFTER
+    if down:
+        message = (
+            f"Nothing is listening at {address}: {exc.refused_in_a_row} connection attempts in a row "
+            f"were refused, so {exc.method or 'the call'} did not reach the Rails API."
+        )
+        fix = (
+            "The Rails API is down or RAILS_BASE_URL is wrong; retrying will not help until it runs "
+            "there. Tell the person: start the Rails API at that address (or `rails-mcp sandbox`), "
+            "or correct RAILS_BASE_URL and restart rails-mcp."
+        )
+    else:
+        message = f"Nothing answered at {address}: the connection for {exc.method or 'the call'} was refused."
+        fix = (
+            "If the Rails API is restarting, retry in a few seconds; otherwise check it runs at that "
+            "address, or correct RAILS_BASE_URL and restart rails-mcp."
+        )
+    return ToolError(
+        code=exc.code,
+        message=message,
+        fix=fix,
+        retryable=exc.code.retryable,
+        wire_method=exc.method,
     )
 
 

@@ -118,6 +118,9 @@ class RailsConnectionError(RailsTransportError):
     """The connection could not be made, or broke before an answer."""
 
     code: ClassVar[ErrorCode] = ErrorCode.CONNECTION_ERROR
+    #: The address that refused the connection (set by the client), and how many in a row it refused.
+    refused_at: str | None = None
+    refused_in_a_row: int = 0
 
 
 class MalformedResponse(NoUsableAnswer):

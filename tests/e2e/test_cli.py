@@ -78,6 +78,8 @@ def test_the_demo_walks_the_quickstart_and_exits_0_on_the_reconciled_invoice(tmp
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     out = proc.stdout
     assert "unconfirmable_supplier" in out
+    # The one procurement listed after the refusal is the seeded PR-1, and the demo says so.
+    assert "procurements after the refusal: 1, the same as before it (PR-1, seeded with the job)" in out
     assert "replaying error.example_arguments" in out
     assert "order_confirmed" in out
     assert "Loop closed: reconciled invoice 1099.00 NZD" in out

@@ -19,15 +19,16 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
-from rails_mcp.cli import _collect_after_start_up, open_server  # pyright: ignore[reportPrivateUsage]
+from rails_mcp.cli import _collect_after_start_up  # pyright: ignore[reportPrivateUsage]
 from rails_mcp.config import load_settings
+from rails_mcp.hosting import open_server
 from tests.support.process_support import clean_env, rails_mcp_command
 
 #: Runs in a fresh interpreter, so ``sys.modules`` shows what start-up alone imported.
 _PROBE = """
 import json, sys, anyio
 from mcp import Client
-from rails_mcp.cli import open_server
+from rails_mcp.hosting import open_server
 from rails_mcp.config import load_settings
 
 async def main():

@@ -164,7 +164,7 @@ _PROBE = """
 import json, sys, anyio
 from mcp import Client
 from opentelemetry import trace
-from rails_mcp.cli import open_server
+from rails_mcp.hosting import open_server
 from rails_mcp.config import OtlpSettings, load_settings
 from rails_mcp.telemetry import install_tracing
 

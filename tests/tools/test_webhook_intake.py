@@ -21,8 +21,8 @@ import pytest
 from mcp import Client
 from mcp.server import Server
 
-from rails_mcp.cli import open_server
 from rails_mcp.config import DEMO_REPAIRER
+from rails_mcp.hosting import open_server
 from rails_mcp.resources import ResourceHub, WebhookReceiver
 from rails_mcp.resources import hub as hub_module
 from rails_mcp.resources.events import MAX_BYTES_PER_PROCUREMENT, EventLog, ProcurementEvent

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp_types import TextResourceContents
 
-from rails_mcp.cli import open_server
+from rails_mcp.hosting import open_server
 from rails_mcp.runtime import open_rails
 from rails_mcp.wire import models as m
 from tests.support.mcp_support import PR1, mcp_session, settings_for

@@ -1,4 +1,4 @@
-"""README's layout section is the map a newcomer reads first: it must name every module."""
+"""docs/layout.md (linked from the README) is the map of the code: it must name every module."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _layout() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"## Layout\n+```\n(.*?)```", text, flags=re.S)
-    assert found is not None, "README has no Layout section with a tree"
+    text = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
+    found = re.search(r"\A# Layout\n\n[^`]*?```\n(.*?)```", text, flags=re.S)
+    assert found is not None, "docs/layout.md has no tree under its Layout title"
     return found.group(1)
 
 
-def test_the_readme_layout_names_every_module_of_the_package():
+def test_the_readme_links_the_layout_page():
+    assert "(docs/layout.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_layout_page_names_every_module_of_the_package():
     layout = _layout()
     package = ROOT / "rails_mcp"
     names = {
@@ -25,4 +29,4 @@ def test_the_readme_layout_names_every_module_of_the_package():
         or (p.is_dir() and p.name != "__pycache__")
     }
     missing = sorted(n for n in names if not re.search(rf"\b{re.escape(n)}\b", layout))
-    assert missing == [], f"README's layout does not name: {missing}"
+    assert missing == [], f"docs/layout.md does not name: {missing}"
