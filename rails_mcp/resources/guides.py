@@ -116,6 +116,7 @@ structured content is `{{"is_extension": bool, "error": {{...}}}}`:
 | `example_arguments` | complete corrected arguments for the same tool: replay them |
 | `field`, `valid_values`, `did_you_mean`, `next_tool`, `http_status`, `wire_method` | where they apply |
 | `spending_limit` | on `over_spending_limit`: the limit (`amount`, `currency_code`) the total is above |
+| `budget` | on `over_budget`: what is left (`remaining`, `currency_code`), `period`, `resets_at` |
 
 ## Every code
 

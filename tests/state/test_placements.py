@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+from jsonschema import Draft202012Validator
 from mcp import Client
 
 from rails_mcp.config import load_settings
@@ -46,9 +47,14 @@ async def test_a_placement_over_the_budget_is_refused_with_what_is_left_and_when
     now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC).timestamp()
     async with Client(server(tmp_path, open_store(), "1000/day", clock=lambda: now)) as client:
         refused = await call(client, "place_procurement", QUICKSTART)
+        (tool,) = [t for t in (await client.list_tools()).tools if t.name == "place_procurement"]
+    assert tool.output_schema is not None
+    Draft202012Validator(tool.output_schema).validate({k: v for k, v in refused.items() if k != "is_error"})
     error = refused["error"]
     assert (refused["is_error"], error["code"], error["retryable"]) == (True, "over_budget", False)
-    assert error["valid_values"] == ["1000.00"]
+    assert error["budget"] == {"remaining": "1000.00", "period": "day", "resets_at": "2026-12-03T00:00:00Z"}
+    assert "field" not in error  # no argument is at fault
+    assert "valid_values" not in error
     assert "2026-12-03T00:00:00Z" in error["message"]
 
 
@@ -71,7 +77,8 @@ async def test_a_placed_order_is_counted_and_the_window_rolls_over_at_midnight_u
         clock[0] += 3600  # 00:00 UTC: a new day, a new window
         third = await call(client, "place_procurement", selection)
     assert placed["placed"] is True
-    assert (second["error"]["code"], second["error"]["valid_values"]) == ("over_budget", ["401.00"])
+    assert (second["error"]["code"], second["error"]["budget"]["remaining"]) == ("over_budget", "401.00")
+    assert second["error"]["budget"]["currency_code"] == placed["procurement"]["currency_code"]
     assert third["placed"] is True
 
 
