@@ -19,7 +19,8 @@ from rails_mcp.runtime import open_rails
 from rails_mcp.server import build_server
 from rails_mcp.spending import call_digest
 from rails_mcp.state import BudgetRule, Ledger, StateStore
-from tests.support.mcp_support import AMI, QUICKSTART
+from rails_mcp.telemetry import metrics_of
+from tests.support.mcp_support import AMI, QUICKSTART, QUICKSTART_TOTAL
 from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.anyio
@@ -145,3 +146,36 @@ async def test_fifty_placements_across_three_servers_place_exactly_what_the_budg
     refused = {r["error"]["code"] for r in results if r["is_error"]}
     assert {r["procurement"]["total"] for r in placed} == {"468.00"}
     assert (len(placed), refused) == (7, {"over_budget"})
+
+
+def budget_left(built: Any) -> dict[str, float]:
+    """What ``/metrics`` serves as ``rails_mcp_budget_remaining``, by currency."""
+    metrics = metrics_of(built)
+    assert metrics is not None
+    (family,) = [f for f in metrics.registry.collect() if f.name == "rails_mcp_budget_remaining"]
+    return {s.labels["currency"]: s.value for s in family.samples}
+
+
+async def test_the_budget_gauge_shows_what_is_left_after_a_placement(open_store: Open, tmp_path: Path):
+    built = server(tmp_path, open_store(), "5000/day")
+    before = budget_left(built)
+    async with Client(built) as client:
+        placed = await call(client, "place_procurement", QUICKSTART)
+    procurement = placed["procurement"]
+    left = budget_left(built)
+    assert before == {"unknown": 5000.0}  # no order yet: the budget counts no currency so far
+    assert left == {procurement["currency_code"]: 5000.0 - float(procurement["total"])}
+    assert left == {procurement["currency_code"]: 5000.0 - float(QUICKSTART_TOTAL)}
+
+
+async def test_the_budget_gauge_is_empty_without_a_budget_or_with_budgets_per_principal(
+    open_store: Open, tmp_path: Path
+):
+    store = open_store()
+    unbudgeted = server(tmp_path, store, None)
+    per_principal = server(tmp_path, store, "5000/day", per_principal=True)
+    async with Client(per_principal) as client:
+        placed = await call(client, "place_procurement", QUICKSTART)
+    assert placed["placed"] is True
+    assert budget_left(unbudgeted) == {}
+    assert budget_left(per_principal) == {}
