@@ -209,7 +209,8 @@ def with_metrics(app: ASGIApp, server: Server[Any], security: TransportSecurityS
         if response is None and scope["method"] not in ("GET", "HEAD"):
             response = PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": "GET"})
         if response is None:
-            response = Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+            scraped = await anyio.to_thread.run_sync(generate_latest, metrics.registry)  # reads the store
+            response = Response(scraped, media_type=CONTENT_TYPE_LATEST)
         await response(scope, receive, send)
 
     return app_with_metrics

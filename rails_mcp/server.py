@@ -552,6 +552,7 @@ def build_server(
     # The SDK's OpenTelemetry middleware, in ``server.middleware`` by default, spans each MCP
     # request; each wire call a tool makes is a child span (rails_mcp.telemetry).
     serve_metrics(server, rails.client.metrics)
+    rails.client.metrics.budget_remaining = ledger.remaining if ledger is not None else None
     server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
     server.add_request_handler("server/discover", RequestParams, discover)
     hub.register(server)

@@ -21,6 +21,7 @@ from typing import Any, cast
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 
 from rails_mcp.errors import ToolError, ToolFailure
+from rails_mcp.errors.model import BudgetLeft
 from rails_mcp.guard import money
 from rails_mcp.state import Ledger, Refused, Reservation
 from rails_mcp.wire.codes import ErrorCode
@@ -55,8 +56,12 @@ def over_budget_error(refused: Refused, total: Decimal) -> ToolError:
         f"{money(refused.remaining)}{unit} left until {resets}; nothing was asked or written.",
         fix=ErrorCode.OVER_BUDGET.fix,
         retryable=False,
-        field="offer_selections",
-        valid_values=[money(refused.remaining)],
+        budget=BudgetLeft(
+            remaining=money(refused.remaining),
+            currency_code=refused.currency,
+            period=refused.rule.period,
+            resets_at=resets,
+        ),
     )
 
 

@@ -108,8 +108,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        #: Set by a budget store when spending budgets are enforced; none is, so far, and the
-        #: gauge is served with no samples until one is.
+        #: Set where the server is built to its ledger's ``remaining`` (empty without a budget);
+        #: until then the gauge is served with no samples.
         self.budget_remaining: BudgetSource | None = None
         self._tool_calls = Counter(
             "rails_mcp_tool_calls",

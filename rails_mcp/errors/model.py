@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,7 +16,7 @@ from pydantic import (
 
 from rails_mcp.wire.codes import CODES, ErrorCode
 
-__all__ = ["SpendingLimit", "Suggestion", "ToolError", "ToolFailure"]
+__all__ = ["BudgetLeft", "SpendingLimit", "Suggestion", "ToolError", "ToolFailure"]
 
 
 class Suggestion(BaseModel):
@@ -45,6 +45,18 @@ class SpendingLimit(BaseModel):
     currency_code: str | None = None
 
 
+class BudgetLeft(BaseModel):
+    """What is left of the tenant's budget an order's total is above, and when it resets: like
+    the spending limit, an amount the person set, not a value of any argument."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    remaining: str
+    currency_code: str | None = None
+    period: Literal["day", "week", "month"]
+    resets_at: str
+
+
 class ToolError(BaseModel):
     """The ``error`` object of a failed tool result.
 
@@ -67,6 +79,8 @@ class ToolError(BaseModel):
     next_tool: str | None = None
     #: Only on over_spending_limit, so published only by the tools that place orders.
     spending_limit: SpendingLimit | None = None
+    #: Only on over_budget, published like ``spending_limit``.
+    budget: BudgetLeft | None = None
     #: Typed per tool in the published schema: the failed tool's own arguments.
     example_arguments: dict[str, Any] | None = Field(
         default=None, description="Corrected arguments for the same tool; replay them."

@@ -5,7 +5,9 @@ Each entry says what a client sees in ``resources/list`` or ``resources/template
 (:mod:`rails_mcp.resources.readers` implements them, one per :data:`ReaderName`). URIs are
 matched with the SDK's RFC 6570 :class:`mcp.UriTemplate`, so a variable is percent-decoded
 and never spans a ``/``. A list that grows with the world is paged: its template ends in
-``{?limit,cursor}`` (form-style query, both optional), and the plain URI reads page 1.
+``{?limit,cursor}`` (form-style query, both optional), and the plain URI reads page 1. A
+fixed list resource (``rails://businesses``) stays in ``resources/list`` and is paged the same
+way: its ``{?limit,cursor}`` template is listed beside it and matches its queries.
 """
 
 from __future__ import annotations
@@ -74,7 +76,13 @@ class Entry:
 
     @property
     def template(self) -> UriTemplate | None:
+        """What a read's URI is matched with (a fixed paged resource's gains its page query)."""
         return _TEMPLATES.get(self.uri)
+
+    @property
+    def fixed(self) -> bool:
+        """Listed in ``resources/list`` (its URI has no variable of its own)."""
+        return not UriTemplate.is_template(self.uri)
 
     @property
     def ttl_ms(self) -> int:
@@ -149,20 +157,24 @@ ENTRIES: tuple[Entry, ...] = (
         "businesses",
         "Repairer sites and confirmable suppliers",
         "The repairer's sites (repairer_site_id for open_repair_job) and the suppliers the "
-        "configured supplier credential can confirm orders for. Live.",
+        "configured supplier credential can confirm orders for (on every page). Sites are paged: "
+        "limit (default 50, at most 200) and cursor=next_cursor as query parameters. Live.",
         JSON,
         0.4,
         True,
         "businesses",
+        "repairer_sites",
     ),
     Entry(
         "rails://work-providers",
         "work-providers",
         "Work providers (insurers)",
-        "The insurers a job can name as work_provider_id; cash jobs name none. Live.",
+        "The insurers a job can name as work_provider_id; cash jobs name none. Paged: limit "
+        "(default 50, at most 200) and cursor=next_cursor as query parameters. Live.",
         JSON,
         0.3,
         True,
+        "work_providers",
         "work_providers",
     ),
     Entry(
@@ -243,12 +255,14 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 _TEMPLATES: dict[str, UriTemplate] = {
-    e.uri: UriTemplate.parse(e.uri) for e in ENTRIES if UriTemplate.is_template(e.uri)
+    e.uri: UriTemplate.parse(e.uri + PAGE_QUERY if e.fixed else e.uri)
+    for e in ENTRIES
+    if not e.fixed or e.paged is not None
 }
 
 
 def resources() -> list[Resource]:
-    listed = [Resource(uri=e.uri, **e.listing()) for e in ENTRIES if e.template is None]
+    listed = [Resource(uri=e.uri, **e.listing()) for e in ENTRIES if e.fixed]
     return listed + [_app_listing(app) for app in ui.listed()]
 
 
@@ -260,16 +274,20 @@ def _app_listing(app: Resource) -> Resource:
 
 
 def resource_templates() -> list[ResourceTemplate]:
-    return [ResourceTemplate(uri_template=e.uri, **e.listing()) for e in ENTRIES if e.template is not None]
+    return [
+        ResourceTemplate(uri_template=str(e.template), **e.listing())
+        for e in ENTRIES
+        if e.template is not None
+    ]
 
 
 def match(uri: str) -> tuple[Entry, dict[str, str]]:
     """The entry that answers ``uri`` and its decoded variables; an unknown URI is ``invalid params``."""
     for entry in ENTRIES:
+        if entry.fixed and entry.uri == uri:
+            return entry, {}
         template = entry.template
         if template is None:
-            if entry.uri == uri:
-                return entry, {}
             continue
         found = template.match(uri)
         if found is not None and all(

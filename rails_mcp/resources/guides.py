@@ -94,10 +94,10 @@ identifiers only; on an update notification, re-read the resource.
 - `rails://jobs/{{external}}`, `rails://jobs/{{external}}/parts`, `rails://jobs/{{external}}/basket`
 - `rails://procurements/{{id}}`, `rails://procurements/{{id}}/invoices`,
   `rails://procurements/{{id}}/events`
-- The parts, invoices and events are paged: the plain URI reads the first 50; add
-  `?limit=<1-200>` for another page size, and read `next_page` (the same URI with
-  `cursor=<next_cursor>`) until a read has no `next_cursor`.
 - `rails://businesses`, `rails://work-providers`, `guide://errors`, `guide://tools`
+- The parts, invoices, events, businesses (sites) and work providers are paged: the plain
+  URI reads the first 50; add `?limit=<1-200>` for another page size, and read `next_page`
+  (the same URI with `cursor=<next_cursor>`) until a read has no `next_cursor`.
 Subscribe to `rails://procurements/{{id}}` or `scenario://current` (resources/subscribe on
 2025-11-25, subscriptions/listen on 2026-07-28) to be told when an order changes.
 """
@@ -116,6 +116,7 @@ structured content is `{{"is_extension": bool, "error": {{...}}}}`:
 | `example_arguments` | complete corrected arguments for the same tool: replay them |
 | `field`, `valid_values`, `did_you_mean`, `next_tool`, `http_status`, `wire_method` | where they apply |
 | `spending_limit` | on `over_spending_limit`: the limit (`amount`, `currency_code`) the total is above |
+| `budget` | on `over_budget`: what is left (`remaining`, `currency_code`), `period`, `resets_at` |
 
 ## Every code
 

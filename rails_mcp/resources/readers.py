@@ -54,7 +54,8 @@ def _json(value: Any) -> str:
 
 #: How to get what a cut resource left out: a paged resource, or the tool that pages the list.
 _REST = (
-    "Read less at a time: a job's parts and an order's invoices and events are paged resources "
+    "Read less at a time: the businesses, work providers, a job's parts and an order's invoices "
+    "and events are paged resources "
     "(?limit=&cursor=next_cursor); list_parts, list_procurements, recommend_basket, list_businesses, "
     "list_work_providers, track_procurement and reconcile_invoice page with a cursor."
 )
@@ -171,10 +172,13 @@ class Readers:
             case "scenario":
                 return self._json(await self.scenario())
             case "businesses":
-                return self._json(await self._businesses())
+                window = self._window(reader, v)
+                return self._page(reader, window, v, await self._businesses())
             case "work_providers":
+                window = self._window(reader, v)
                 listed = await self.client.repairer.work_providers.list()
-                return self._json({"work_providers": [w.model_dump(mode="json") for w in listed.items]})
+                view = {"work_providers": [w.model_dump(mode="json") for w in listed.items]}
+                return self._page(reader, window, v, view)
             case "job":
                 job = await self.client.repairer.jobs.get(identity=m.ExternalIdentity(external=v["external"]))
                 self._jobs.note(job.id, job.external_id)

@@ -101,6 +101,22 @@ class Ledger:
             return Refused(got.remaining, got.currency, resets_at, rule)
         return got
 
+    def remaining(self) -> dict[str, float]:
+        """What is left of the tenant-wide budget this window, by currency, for ``/metrics``.
+
+        Synchronous (a scrape calls it; the HTTP transport scrapes in a worker thread) and one
+        indexed read. Empty without a budget, and with per-principal budgets: each principal
+        has its own budget, so no one tenant-wide figure is left to report. The currency is
+        the configured one, else the window's first order's, else ``unknown``.
+        """
+        rule = self.budget
+        if rule is None or self.per_principal:
+            return {}
+        start, _ = rule.window(self.clock())
+        used, counted_in = self.store.budget_used(self.tenant, start.timestamp())
+        currency = rule.currency or counted_in or "unknown"
+        return {currency: float(max(rule.amount - used, Decimal(0)))}
+
     async def release(self, reservation: Reservation) -> None:
         await anyio.to_thread.run_sync(self.store.release_budget, reservation)
 

@@ -107,6 +107,7 @@ class StateStore(Protocol):
     ) -> Reservation | OverBudget: ...
     def release_budget(self, reservation: Reservation) -> None: ...
     def commit_budget(self, reservation: Reservation, currency: str | None) -> bool: ...
+    def budget_used(self, scope: str, window_start: float) -> tuple[Decimal, str | None]: ...
 
     # idempotency keys
     def begin_idempotent(self, scope: str, key: str, digest: str) -> Idempotency: ...
@@ -347,6 +348,21 @@ class SqlStateStore(ABC):
                 )
             execute("UPDATE budget_reservations SET state = 'committed' WHERE id = ?", (reservation.id,))
         return True
+
+    def budget_used(self, scope: str, window_start: float) -> tuple[Decimal, str | None]:
+        """What the window has committed or holds for a live call, and its currency: read only,
+        one indexed ``SELECT`` (a held reservation older than a lost call's is not counted,
+        as the next reservation would delete it)."""
+        with self.transaction(write=False) as execute:
+            rows = execute(
+                "SELECT w.currency, r.amount FROM budget_windows w LEFT JOIN budget_reservations r "
+                "ON r.scope = w.scope AND r.window_start = w.window_start "
+                "AND (r.state = 'committed' OR r.created_at > ?) "
+                "WHERE w.scope = ? AND w.window_start = ?",
+                (self.clock() - IN_FLIGHT_SECONDS, scope, window_start),
+            ).fetchall()
+        used = sum((Decimal(row[1]) for row in rows if row[1] is not None), Decimal(0))
+        return used, rows[0][0] if rows else None
 
     # --- idempotency keys -----------------------------------------------------------------
 

@@ -40,8 +40,8 @@ PUBLISHED_FILE = Path(__file__).resolve().parent.parent / "published_tools.json"
 
 Schemas = tuple[dict[str, Any], dict[str, Any]]
 
-#: The tools whose order total the per-order spending limit can refuse: only their error
-#: publishes ``spending_limit`` (no other tool's error carries it).
+#: The tools whose order total the per-order spending limit or the budget can refuse: only
+#: their error publishes ``spending_limit`` and ``budget`` (no other tool's error carries them).
 SPENDING_LIMITED = frozenset({"place_procurement"})
 
 
@@ -49,7 +49,8 @@ def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
     """The output model's JSON schema: one ``type: object`` root admitting the success fields
     (omitted when absent, never null) and ``error``; ``is_extension`` required; the error's
     ``example_arguments`` typed as this tool's own arguments (their shape, without the
-    constraints the inputSchema already states); ``spending_limit`` only where it can be sent."""
+    constraints the inputSchema already states); ``spending_limit`` and ``budget`` only where they
+    can be sent."""
     raw = cast("type[BaseModel]", tool.output_model).model_json_schema()
     schema = cast("dict[str, Any]", lean(raw))
     schema["properties"]["is_extension"] = {"type": "boolean"}
@@ -62,7 +63,7 @@ def output_schema(tool: ToolDef[Any, Any]) -> dict[str, Any]:
         lean(compact_schema(cast("type[BaseModel]", tool.input_model)))
     )
     if tool.name not in SPENDING_LIMITED:
-        del error_props["spending_limit"]
+        del error_props["spending_limit"], error_props["budget"]
     inline_single_use(schema)
     _inline_where_shorter(schema)
     return {"type": "object", **cast("dict[str, Any]", _implied_types(schema))}

@@ -277,7 +277,8 @@ _SERVER: dict[ErrorCode, CodeInfo] = {
     ErrorCode.OVER_BUDGET: CodeInfo(
         "server",
         "The order would take this tenant past its budget for the current window (RAILS_BUDGET, "
-        "calendar windows in UTC); nothing was asked or written. valid_values holds what is left.",
+        "calendar windows in UTC); nothing was asked or written. budget holds what is left and "
+        "when it resets.",
         "Tell the person you are working for the total, what is left and when the budget resets; "
         "whether to place it is their decision, not something to work around.",
         arguments_can_fix=False,

@@ -115,6 +115,7 @@ def test_metrics_and_otlp_spans_of_a_read_and_a_placement(tmp_path: Path):
             tmp_path,
             RAILS_TENANT="telemetry",
             RAILS_MCP_TOKEN=TOKEN,
+            RAILS_BUDGET="5000/day",
             OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
             OTEL_BSP_SCHEDULE_DELAY="100",
         )
@@ -141,7 +142,8 @@ def test_metrics_and_otlp_spans_of_a_read_and_a_placement(tmp_path: Path):
     assert sample(metrics, f'rails_mcp_placed_amount_total{{currency="{currency}"}}') == float(
         QUICKSTART_TOTAL
     )
-    assert "# TYPE rails_mcp_budget_remaining gauge" in metrics
+    left = sample(metrics, f'rails_mcp_budget_remaining{{currency="{currency}"}}')
+    assert left == 5000 - float(QUICKSTART_TOTAL)  # read from the ledger at the scrape
     assert "# TYPE rails_mcp_approvals_total counter" in metrics
     assert find_secrets(metrics) == []
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+from jsonschema import Draft202012Validator
 from mcp import Client
 
 from rails_mcp.config import load_settings
@@ -18,7 +19,8 @@ from rails_mcp.runtime import open_rails
 from rails_mcp.server import build_server
 from rails_mcp.spending import call_digest
 from rails_mcp.state import BudgetRule, Ledger, StateStore
-from tests.support.mcp_support import AMI, QUICKSTART
+from rails_mcp.telemetry import metrics_of
+from tests.support.mcp_support import AMI, QUICKSTART, QUICKSTART_TOTAL
 from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.anyio
@@ -46,9 +48,14 @@ async def test_a_placement_over_the_budget_is_refused_with_what_is_left_and_when
     now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC).timestamp()
     async with Client(server(tmp_path, open_store(), "1000/day", clock=lambda: now)) as client:
         refused = await call(client, "place_procurement", QUICKSTART)
+        (tool,) = [t for t in (await client.list_tools()).tools if t.name == "place_procurement"]
+    assert tool.output_schema is not None
+    Draft202012Validator(tool.output_schema).validate({k: v for k, v in refused.items() if k != "is_error"})
     error = refused["error"]
     assert (refused["is_error"], error["code"], error["retryable"]) == (True, "over_budget", False)
-    assert error["valid_values"] == ["1000.00"]
+    assert error["budget"] == {"remaining": "1000.00", "period": "day", "resets_at": "2026-12-03T00:00:00Z"}
+    assert "field" not in error  # no argument is at fault
+    assert "valid_values" not in error
     assert "2026-12-03T00:00:00Z" in error["message"]
 
 
@@ -71,7 +78,8 @@ async def test_a_placed_order_is_counted_and_the_window_rolls_over_at_midnight_u
         clock[0] += 3600  # 00:00 UTC: a new day, a new window
         third = await call(client, "place_procurement", selection)
     assert placed["placed"] is True
-    assert (second["error"]["code"], second["error"]["valid_values"]) == ("over_budget", ["401.00"])
+    assert (second["error"]["code"], second["error"]["budget"]["remaining"]) == ("over_budget", "401.00")
+    assert second["error"]["budget"]["currency_code"] == placed["procurement"]["currency_code"]
     assert third["placed"] is True
 
 
@@ -138,3 +146,36 @@ async def test_fifty_placements_across_three_servers_place_exactly_what_the_budg
     refused = {r["error"]["code"] for r in results if r["is_error"]}
     assert {r["procurement"]["total"] for r in placed} == {"468.00"}
     assert (len(placed), refused) == (7, {"over_budget"})
+
+
+def budget_left(built: Any) -> dict[str, float]:
+    """What ``/metrics`` serves as ``rails_mcp_budget_remaining``, by currency."""
+    metrics = metrics_of(built)
+    assert metrics is not None
+    (family,) = [f for f in metrics.registry.collect() if f.name == "rails_mcp_budget_remaining"]
+    return {s.labels["currency"]: s.value for s in family.samples}
+
+
+async def test_the_budget_gauge_shows_what_is_left_after_a_placement(open_store: Open, tmp_path: Path):
+    built = server(tmp_path, open_store(), "5000/day")
+    before = budget_left(built)
+    async with Client(built) as client:
+        placed = await call(client, "place_procurement", QUICKSTART)
+    procurement = placed["procurement"]
+    left = budget_left(built)
+    assert before == {"unknown": 5000.0}  # no order yet: the budget counts no currency so far
+    assert left == {procurement["currency_code"]: 5000.0 - float(procurement["total"])}
+    assert left == {procurement["currency_code"]: 5000.0 - float(QUICKSTART_TOTAL)}
+
+
+async def test_the_budget_gauge_is_empty_without_a_budget_or_with_budgets_per_principal(
+    open_store: Open, tmp_path: Path
+):
+    store = open_store()
+    unbudgeted = server(tmp_path, store, None)
+    per_principal = server(tmp_path, store, "5000/day", per_principal=True)
+    async with Client(per_principal) as client:
+        placed = await call(client, "place_procurement", QUICKSTART)
+    assert placed["placed"] is True
+    assert budget_left(unbudgeted) == {}
+    assert budget_left(per_principal) == {}

@@ -5,16 +5,21 @@ own refused before anything is read."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from uuid import uuid5
 
 import pytest
 from mcp import Client, MCPError
 from mcp_types import INVALID_PARAMS, TextResourceContents
 
 from rails_mcp.runtime import open_rails
+from rails_mcp.sandbox import seed
+from rails_mcp.sandbox.store import Store as SandboxStore
+from rails_mcp.sandbox.world import Business, World
 from rails_mcp.server import build_server
 from tests.support.mcp_support import PR1, QUICKSTART, Session, mcp_session, settings_for
 
@@ -133,3 +138,80 @@ async def test_the_events_and_invoices_of_an_order_page_too(tmp_path: Path):
     assert "next_cursor" not in last
     assert len(invoices["invoices"]) == 1
     assert "next_cursor" not in invoices  # one invoice: the last page
+
+
+def with_sites(tmp_path: Path, count: int) -> None:
+    """The seeded tenant's repairer org with ``count`` more sites, written to the sandbox's database."""
+
+    def add(world: World) -> None:
+        for n in range(count):
+            site = uuid5(seed.REPAIRER_ORG, f"site-{n}")
+            world.businesses[site] = Business(
+                id=site, name=f"Site {n:03d}", organization_id=seed.REPAIRER_ORG
+            )
+
+    store = SandboxStore(settings_for(tmp_path).sandbox_db())
+    try:
+        store.transact("t1", time.time(), add)
+    finally:
+        store.close()
+
+
+async def every_resource_page(s: Session, uri: str) -> list[dict[str, Any]]:
+    pages = [await read(s, uri)]
+    while "next_cursor" in pages[-1]:
+        pages.append(await read(s, pages[-1]["next_page"]))
+    return pages
+
+
+async def test_the_businesses_of_a_repairer_with_60_sites_page_each_site_once(tmp_path: Path):
+    with_sites(tmp_path, 60)
+    async with mcp_session(tmp_path) as s:
+        listed = {r.uri for r in (await s.client.list_resources()).resources}
+        pages = await every_resource_page(s, "rails://businesses")
+        small = await every_resource_page(s, "rails://businesses?limit=25")
+        tool = await s.ok("list_businesses", {"limit": 200})
+    assert {"rails://businesses", "rails://work-providers"} <= listed  # still fixed resources
+    assert [len(p["repairer_sites"]) for p in pages] == [50, 11]  # the plain URI: page 1 of 50
+    assert pages[0]["next_page"] == f"rails://businesses?cursor={pages[0]['next_cursor']}"
+    assert [len(p["repairer_sites"]) for p in small] == [25, 25, 11]
+    for walk in (pages, small):
+        ids = [site["id"] for page in walk for site in page["repairer_sites"]]
+        assert ids == [b["id"] for b in tool["businesses"]]  # each site once, in order
+        assert all(page["confirmable_suppliers"] for page in walk)  # beside every page
+    assert "next_page" not in pages[-1]
+
+
+async def test_the_work_providers_page_through_the_resource(tmp_path: Path):
+    async with mcp_session(tmp_path) as s:
+        whole = await read(s, "rails://work-providers")
+        pages = await every_resource_page(s, "rails://work-providers?limit=2")
+    assert len(whole["work_providers"]) == 3
+    assert "next_cursor" not in whole
+    assert [len(p["work_providers"]) for p in pages] == [2, 1]
+    assert "limit=2" in pages[0]["next_page"]
+    assert [w["id"] for p in pages for w in p["work_providers"]] == [w["id"] for w in whole["work_providers"]]
+
+
+async def test_a_foreign_cursor_on_the_businesses_or_work_providers_is_invalid_cursor(tmp_path: Path):
+    async with mcp_session(tmp_path) as s:
+        cursor = (await read(s, "rails://work-providers?limit=1"))["next_cursor"]
+        errors = [
+            await refused(s, f"rails://work-providers?limit=1&cursor={cursor[:-2]}AA"),  # altered
+            await refused(s, f"rails://businesses?cursor={cursor}"),  # another resource's
+        ]
+    for error in errors:
+        assert error.data["code"] == "invalid_cursor"
+        assert error.message.startswith("Invalid cursor:")
+    assert "rails://businesses" in errors[1].data["fix"]
+
+
+async def test_the_listed_businesses_and_work_providers_say_how_to_page(tmp_path: Path):
+    async with mcp_session(tmp_path) as s:
+        resources = {r.uri: r for r in (await s.client.list_resources()).resources}
+        templates = {t.uri_template for t in (await s.client.list_resource_templates()).resource_templates}
+    for uri in ("rails://businesses", "rails://work-providers"):
+        description = resources[uri].description or ""
+        assert "cursor=next_cursor" in description
+        assert "limit" in description
+        assert uri + "{?limit,cursor}" in templates

@@ -97,13 +97,13 @@ async def test_every_output_schema_describes_each_nested_object_and_array(tmp_pa
 
 
 async def test_every_output_schema_admits_the_error_with_all_eleven_fields(tmp_path: Path):
-    """And the twelfth, the spending limit, where an order total can be refused over it."""
-    fields = set(ToolError.model_fields) - {"spending_limit"}
+    """And the spending limit and budget, where an order total can be refused over them."""
+    fields = set(ToolError.model_fields) - {"spending_limit", "budget"}
     assert len(fields) == 11
     for tool in await _listed(tmp_path):
         schema = tool["outputSchema"]
         error = _resolve(schema, schema["properties"]["error"])
-        limited = {"spending_limit"} if tool["name"] in SPENDING_LIMITED else set()
+        limited = {"spending_limit", "budget"} if tool["name"] in SPENDING_LIMITED else set()
         assert set(error["properties"]) == fields | limited, tool["name"]
         assert error["required"] == ["code", "message", "fix", "retryable"]
         example = error["properties"]["example_arguments"]
