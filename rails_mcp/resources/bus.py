@@ -56,7 +56,7 @@ class PostgresSubscriptionBus:
     """A ``SubscriptionBus`` whose resource updates reach every replica on one Postgres database.
 
     :meth:`attached` runs the listener while the server runs (entered once per server lifespan;
-    nested entries share one listener). :meth:`on_remote` adds a coroutine told of URIs that
+    concurrent entries share one listener). :meth:`on_remote` adds a coroutine told of URIs that
     arrived from other replicas, for subscribers the bus's own listeners do not reach.
     """
 
@@ -91,10 +91,10 @@ class PostgresSubscriptionBus:
     async def _notify(self, uri: str) -> None:
         payload = f"{self._tag} {uri}"
         if len(payload.encode()) > MAX_PAYLOAD_BYTES:
-            log.warning("a resource URI too long for NOTIFY (%d bytes) stays on this replica", len(uri))
+            log.warning(
+                "a resource URI too long for NOTIFY (%d bytes) stays on this replica", len(uri.encode())
+            )
             return
-        import psycopg
-
         async with self._publish_lock:
             sent = False
             with anyio.move_on_after(PUBLISH_TIMEOUT_S):
@@ -103,7 +103,7 @@ class PostgresSubscriptionBus:
                         self._publisher = await self._connect("rails-mcp-notify")
                     await self._publisher.execute("SELECT pg_notify(%s, %s)", (self._channel, payload))
                     sent = True
-                except (psycopg.Error, OSError) as exc:
+                except Exception as exc:  # psycopg's or the network's: the write itself stands
                     log.warning("resource update not sent to other replicas (%s)", type(exc).__name__)
             if not sent:  # failed or timed out mid-call: start afresh next time
                 await self._close_publisher()
@@ -176,16 +176,19 @@ class PostgresSubscriptionBus:
         from psycopg import sql
 
         connection: AsyncConnection[Any] | None = None
+        listening = False
         try:
             connection = await self._connect("rails-mcp-listen")
             await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            listening = True
             return connection
         except Exception as exc:  # psycopg's or the network's: try again later
             log.warning("not hearing other replicas (%s); retrying in %.1fs", type(exc).__name__, retry_in)
-            if connection is not None:
+            return None
+        finally:
+            if connection is not None and not listening:  # failed, or cancelled half-way
                 with anyio.CancelScope(shield=True):
                     await connection.close()
-            return None
 
     async def _arrived(self, payload: str) -> None:
         """A notification: another replica's update goes to this process's subscribers."""
