@@ -367,6 +367,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
     from rails_mcp.controls import Controls
     from rails_mcp.recovery import recover_at_start_up
     from rails_mcp.resources import SEEDED_JOB_EXTERNAL, ResourceHub, install_webhook_receiver
+    from rails_mcp.resources.bus import subscription_bus_of
     from rails_mcp.runtime import open_client, open_rails
     from rails_mcp.server import build_server
     from rails_mcp.state import ledger_of
@@ -383,6 +384,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
         rails.client,
         seeded_job=SEEDED_JOB_EXTERNAL if settings.base_url is None else None,
         suppliers=rails.suppliers,
+        bus=subscription_bus_of(settings),
     )
     server = build_server(
         rails,

@@ -55,7 +55,7 @@ from rails_mcp.resources.events import EventLog, History, ProcurementEvent, now_
 from rails_mcp.resources.guides import INSTRUCTIONS, LIFECYCLE_GUIDE
 from rails_mcp.resources.intake import WebhookIntake, WebhookReceipt
 from rails_mcp.resources.readers import KnownJobs, Readers
-from rails_mcp.resources.subscriptions import Subscriptions
+from rails_mcp.resources.subscriptions import SharedBus, Subscriptions
 from rails_mcp.resources.views import ConfirmableSuppliers, job_uri, procurement_uri
 from rails_mcp.wire.errors import NotFound, RailsAPIError, RailsError
 from rails_mcp.wire.untrusted import quote, word
@@ -86,7 +86,8 @@ class ResourceHub:
 
     ``seeded_job`` is a job external reference ``scenario://current`` always shows; pass the
     embedded sandbox's demo job only when that sandbox is the wire. Against a real API it
-    stays ``None`` and the scenario shows the jobs this server has seen.
+    stays ``None`` and the scenario shows the jobs this server has seen. ``bus`` carries
+    resource updates to and from other replicas (``None``: this process only).
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class ResourceHub:
         *,
         seeded_job: str | None = None,
         suppliers: ConfirmableSuppliers | None = None,
+        bus: SharedBus | None = None,
     ) -> None:
         self.client = client
         self._log = EventLog()
@@ -102,7 +104,7 @@ class ResourceHub:
         #: Shared with the tools when given, so the supplier credential is read once.
         suppliers = suppliers if suppliers is not None else ConfirmableSuppliers(client)
         self.readers = Readers(client, self._log, self._jobs, seeded_job=seeded_job, suppliers=suppliers)
-        self.subscriptions = Subscriptions()
+        self.subscriptions = Subscriptions(bus)
         self.intake = WebhookIntake(client, self._log, self._changed)
         self._lifespans = 0
 
@@ -321,7 +323,7 @@ class ResourceHub:
         async def lifespan(server: Server[Any]) -> AsyncGenerator[Any]:
             self._lifespans += 1
             try:
-                async with inner(server) as state:
+                async with self.subscriptions.running(), inner(server) as state:
                     yield state
             finally:
                 self._lifespans -= 1

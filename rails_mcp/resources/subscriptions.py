@@ -4,20 +4,28 @@ Two eras side by side: 2026-07-28 ``subscriptions/listen`` streams (the SDK's
 :class:`~mcp.server.subscriptions.ListenHandler` over an in-memory bus) and 2025-11-25
 ``resources/subscribe`` sessions, kept here per URI and per client connection. Both are
 bounded, so a client cannot grow them without end, and a slow subscriber is skipped rather
-than waited for.
+than waited for. A shared bus (one per replica set, e.g. on Postgres) also carries updates
+to and from the other replicas.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import anyio
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    ResourceUpdated,
+    SubscriptionBus,
+)
 from mcp_types import (
     INTERNAL_ERROR,
     EmptyResult,
@@ -26,7 +34,13 @@ from mcp_types import (
     UnsubscribeRequestParams,
 )
 
-__all__ = ["MAX_SUBSCRIBED_URIS", "MAX_SUBSCRIBERS_PER_URI", "SEND_TIMEOUT_S", "Subscriptions"]
+__all__ = [
+    "MAX_SUBSCRIBED_URIS",
+    "MAX_SUBSCRIBERS_PER_URI",
+    "SEND_TIMEOUT_S",
+    "SharedBus",
+    "Subscriptions",
+]
 
 log = logging.getLogger("rails_mcp.resources")
 
@@ -46,20 +60,40 @@ def _connection_key(session: ServerSession) -> int:
     return id(params) if params is not None else id(session)
 
 
+class SharedBus(SubscriptionBus, Protocol):
+    """A bus that also reaches other replicas: it listens while the server runs, and hands the
+    URIs it hears from them to :meth:`on_remote`'s handler (for the 2025-11-25 sessions)."""
+
+    def attached(self) -> AbstractAsyncContextManager[None]: ...
+
+    def on_remote(self, handler: Callable[[Sequence[str]], Awaitable[None]]) -> None: ...
+
+
 class Subscriptions:
     """Listen streams and legacy subscribers, and :meth:`publish` to reach them all."""
 
-    def __init__(self) -> None:
-        self._bus = InMemorySubscriptionBus()
+    def __init__(self, bus: SharedBus | None = None) -> None:
+        self._shared = bus
+        self._bus: SubscriptionBus = bus if bus is not None else InMemorySubscriptionBus()
         self._listen = ListenHandler(self._bus)
         self._legacy: dict[str, dict[int, ServerSession]] = {}
+        if bus is not None:
+            bus.on_remote(self._tell_sessions)
+
+    def running(self) -> AbstractAsyncContextManager[object]:
+        """Held while the server runs: a shared bus hears the other replicas meanwhile."""
+        return self._shared.attached() if self._shared is not None else contextlib.nullcontext()
 
     async def publish(self, uris: Sequence[str]) -> None:
         """Tell every subscriber of ``uris``: 2026-07-28 listen streams and 2025-11-25 sessions."""
         unique = list(dict.fromkeys(uris))
         for uri in unique:
             await self._bus.publish(ResourceUpdated(uri=uri))
-        sends = [(uri, key, s) for uri in unique for key, s in self._legacy.get(uri, {}).items()]
+        await self._tell_sessions(unique)
+
+    async def _tell_sessions(self, uris: Sequence[str]) -> None:
+        """The 2025-11-25 half: each subscribed session of ``uris``, concurrently, each bounded."""
+        sends = [(uri, key, s) for uri in uris for key, s in self._legacy.get(uri, {}).items()]
         if not sends:
             return
         async with anyio.create_task_group() as tg:
