@@ -1,8 +1,9 @@
 """Three ``rails-mcp serve`` replicas against one ``rails-mcp sandbox``, and a round-robin balancer.
 
-Shared by tests/e2e/test_replicas.py and bench/replicas.py. Each replica is its own process with
+Shared by tests/e2e/test_replicas*.py and bench/replicas.py. Each replica is its own process with
 its own state dir; all they share is the wire (``RAILS_BASE_URL``) and ``RAILS_APPROVAL_KEY``,
-which is exactly what a real deployment behind a load balancer shares. The balancer is an
+which is exactly what a real deployment behind a load balancer shares (plus ``RAILS_STATE_URL``
+when a test gives one). A test may kill, stop and restart a replica on its port. The balancer is an
 httpx2 transport that sends each HTTP request to the next replica in turn and records which
 replica served which JSON-RPC method, so a test can show a client's calls spread out.
 """
@@ -10,7 +11,10 @@ replica served which JSON-RPC method, so a test can show a client's calls spread
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -31,11 +35,47 @@ class Cluster:
     state_dirs: list[Path]
     approval_key: str
     tenant: str
+    replica_envs: list[dict[str, str]] = field(default_factory=list[dict[str, str]], repr=False)
+    _running: dict[int, tuple[ExitStack, subprocess.Popen[bytes]]] = field(
+        default_factory=dict[int, tuple[ExitStack, subprocess.Popen[bytes]]], repr=False
+    )
 
     @property
     def url(self) -> str:
         """What clients dial: the balancer's name (never resolved; RoundRobin rewrites it)."""
         return "http://balancer.invalid/mcp"
+
+    def replica_url(self, index: int) -> str:
+        """One replica's MCP endpoint, dialled directly (no balancer)."""
+        return f"http://127.0.0.1:{self.replica_ports[index]}/mcp"
+
+    def start(self, index: int) -> None:
+        """Start replica ``index`` on its port with its environment; return once it answers."""
+        port, stack = self.replica_ports[index], ExitStack()
+        args = ["serve", "--transport", "streamable-http", "--port", str(port)]
+        process = stack.enter_context(running(args, self.replica_envs[index], port=port))
+        self._running[index] = (stack, process)
+
+    def stop(self, index: int) -> None:
+        """Stop replica ``index`` the polite way (SIGTERM), if it is running."""
+        stack, _ = self._running.pop(index, (ExitStack(), None))
+        stack.close()
+
+    def kill(self, index: int) -> None:
+        """``kill -9`` replica ``index``: no shutdown, no flush, as a crash or an OOM kill."""
+        _, process = self._running[index]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        self.stop(index)
+
+    def restart_all(self) -> None:
+        for index in range(len(self.replica_ports)):
+            self.stop(index)
+            self.start(index)
+
+    def stop_all(self) -> None:
+        for index in list(self._running):
+            self.stop(index)
 
 
 @contextmanager
@@ -61,24 +101,22 @@ def cluster(
                 ready_path="/healthz",
             )
         )
-        ports: list[int] = []
-        dirs: list[Path] = []
-        for i in range(replicas):
-            port = free_port()
-            state = root / f"replica-{i}"
-            env = clean_env(
+        dirs = [root / f"replica-{i}" for i in range(replicas)]
+        envs = [
+            clean_env(
                 state,
                 RAILS_BASE_URL=f"http://127.0.0.1:{sandbox_port}",
                 RAILS_APPROVAL_KEY=key,
                 RAILS_TENANT=tenant,
                 **extra_env,
             )
-            stack.enter_context(
-                running(["serve", "--transport", "streamable-http", "--port", str(port)], env, port=port)
-            )
-            ports.append(port)
-            dirs.append(state)
-        yield Cluster(sandbox_port, ports, dirs, key, tenant)
+            for state in dirs
+        ]
+        started = Cluster(sandbox_port, [free_port() for _ in dirs], dirs, key, tenant, envs)
+        stack.callback(started.stop_all)
+        for index in range(replicas):
+            started.start(index)
+        yield started
 
 
 @dataclass
