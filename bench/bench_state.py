@@ -267,7 +267,12 @@ def measure(root: Path, opts: argparse.Namespace) -> Table:
         dirs = {name: root / name for name in urls}
         costs = anyio.run(store_costs, dirs, urls, opts.calls, opts.writes)
         heads = list(urls)
-        table.add("per call, in-process", *heads, *(["pg/sqlite"] if "postgres" in urls else []))
+        table.add(
+            "per call, in-process",
+            *heads,
+            *(["pg/sqlite"] if "postgres" in urls else []),
+            note="(Postgres: a throwaway cluster with fsync=off; SQLite syncs)" if cluster_url else "",
+        )
         for kind, tool in (("read", "get_repair_job"), ("write", "place_procurement")):
             for q, label in ((0.5, "p50"), (0.9, "p90")):
                 figures = [pct(costs[name][kind], q) for name in heads]
