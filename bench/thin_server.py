@@ -10,6 +10,7 @@ Served on the SDK's stdio transport, like rails-mcp.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -22,18 +23,31 @@ HEADERS = {
 }
 PATH = "/api/2026-01/repairer.jobs.get"
 
-server = MCPServer("thin", log_level="WARNING")  # rails-mcp logs warnings only, too
+
+def forwarder(http: Callable[[], httpx2.AsyncClient]) -> MCPServer:
+    """The thin server over the HTTP client ``http()`` returns (over a socket or in-process)."""
+    thin = MCPServer("thin", log_level="WARNING")  # rails-mcp logs warnings only, too
+
+    @thin.tool()
+    async def get_repair_job(job: dict[str, str]) -> dict[str, Any]:
+        """Get one repair job by its identity ({"external": ...} or {"id": ...})."""
+        response = await http().post(PATH, json={"identity": job})
+        response.raise_for_status()
+        return {"job": response.json()}
+
+    return thin
+
+
 _http: list[httpx2.AsyncClient] = []
 
 
-@server.tool()
-async def get_repair_job(job: dict[str, str]) -> dict[str, Any]:
-    """Get one repair job by its identity ({"external": ...} or {"id": ...})."""
+def _loopback() -> httpx2.AsyncClient:
     if not _http:
         _http.append(httpx2.AsyncClient(base_url=os.environ["RAILS_BASE_URL"], headers=HEADERS))
-    response = await _http[0].post(PATH, json={"identity": job})
-    response.raise_for_status()
-    return {"job": response.json()}
+    return _http[0]
+
+
+server = forwarder(_loopback)
 
 
 if __name__ == "__main__":

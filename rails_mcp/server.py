@@ -187,20 +187,23 @@ def _shaped(
         note = value.get("truncated")
         return f"{summary}\n{note}" if note else summary
 
+    uncut: list[str] = []  # the text measured for the result as given: reused when nothing is cut
+
     def size(value: dict[str, Any]) -> int:
-        return len(_text(said(value), value)) + len(
-            json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        )
+        text = _text(said(value), value)
+        if value is structured and not uncut:
+            uncut.append(text)
+        return len(text) + len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
     fitted = fit(structured, size, limit - (_CURSOR_ROOM if on_cut else 0), rest, budget)
-    if on_cut is not None and fitted is not structured:
-        on_cut(structured, fitted)
-    summary = said(fitted)
-    structured = fitted
+    if fitted is structured:
+        text = uncut[0]
+    else:
+        if on_cut is not None:
+            on_cut(structured, fitted)
+        text = _text(said(fitted), fitted)
     return CallToolResult(
-        content=[TextContent(type="text", text=_text(summary, structured))],
-        structured_content=structured,
-        is_error=is_error,
+        content=[TextContent(type="text", text=text)], structured_content=fitted, is_error=is_error
     )
 
 
