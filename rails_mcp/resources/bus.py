@@ -70,7 +70,9 @@ class PostgresSubscriptionBus:
         self._publish_lock = anyio.Lock()
         self._groups: list[TaskGroup] = []
         self._owner: TaskGroup | None = None
-        self._listener = anyio.CancelScope()
+        # Made when a listener starts: a CancelScope needs a running event loop, and a bus is built
+        # before the server's loop starts.
+        self._listener: anyio.CancelScope | None = None
 
     # --- the SDK's SubscriptionBus ---------------------------------------------------------------
 
@@ -135,7 +137,7 @@ class PostgresSubscriptionBus:
                 yield
             finally:
                 self._groups.remove(group)
-                if self._owner is group:  # hand the listener on to a server still running
+                if self._owner is group and self._listener is not None:  # hand the listener on
                     self._listener.cancel()
                     self._owner = None
                     if self._groups:

@@ -178,3 +178,28 @@ async def test_concurrent_placements_over_three_replicas_place_exactly_what_the_
         f"replicas on Postgres: {RACE_ORDERS} concurrent placements over 3 replicas against "
         f"{RACE_BUDGET}: {len(placed)} placed, {refused['over_budget']} over_budget in {elapsed:.2f}s"
     )
+
+
+async def test_a_listener_on_one_replica_hears_a_confirm_served_by_another_within_two_seconds(
+    tmp_path: Path, postgres: str
+):
+    state_url = fresh_database(postgres)
+    with cluster(tmp_path, tenant="pg-listen", RAILS_STATE_URL=state_url, RAILS_ORDER_APPROVAL="off") as c:
+        placed = await call(c, 0, PLACE, QUICKSTART)
+        uri = f"rails://procurements/{placed['procurement']['id']}"
+        async with (
+            Client(c.replica_url(1), mode="2026-07-28") as listener,
+            listener.listen(resource_subscriptions=[uri]) as stream,
+        ):
+            started = anyio.current_time()
+            confirmed = await call(
+                c, 2, "confirm_procurement", {"procurement_id": placed["procurement"]["id"]}
+            )
+            with anyio.fail_after(2):
+                event = await anext(stream)
+            heard_after = anyio.current_time() - started
+    assert confirmed["procurement"]["status"] == "order_confirmed", confirmed
+    assert getattr(event, "uri", None) == uri
+    SUMMARY.append(
+        f"replicas on Postgres: a listener on replica 2 heard replica 3's confirm {heard_after:.2f}s after it was sent"
+    )
