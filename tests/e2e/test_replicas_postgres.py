@@ -201,5 +201,6 @@ async def test_a_listener_on_one_replica_hears_a_confirm_served_by_another_withi
     assert confirmed["procurement"]["status"] == "order_confirmed", confirmed
     assert getattr(event, "uri", None) == uri
     SUMMARY.append(
-        f"replicas on Postgres: a listener on replica 2 heard replica 3's confirm {heard_after:.2f}s after it was sent"
+        "replicas on Postgres: a listener on replica 2 heard replica 3's confirm "
+        f"{heard_after:.2f}s after it was sent"
     )
