@@ -25,6 +25,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ServerEvent
 
 from rails_mcp.config import Settings
+from rails_mcp.state import is_postgres
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -49,7 +50,7 @@ RemoteHandler = Callable[[Sequence[str]], Awaitable[None]]
 def subscription_bus_of(settings: Settings) -> PostgresSubscriptionBus | None:
     """The shared bus when ``RAILS_STATE_URL`` names Postgres; ``None``: this process's own bus."""
     url = settings.state_url.get_secret_value() if settings.state_url is not None else ""
-    return PostgresSubscriptionBus(url) if url.startswith(("postgresql://", "postgres://")) else None
+    return PostgresSubscriptionBus(url) if is_postgres(url) else None
 
 
 class PostgresSubscriptionBus:

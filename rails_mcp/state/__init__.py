@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TypeGuard
 
 from rails_mcp.config import ConfigError, Settings
 
@@ -43,6 +44,7 @@ __all__ = [
     "SQLiteStateStore",
     "StateStore",
     "StateVersionError",
+    "is_postgres",
     "ledger_of",
     "open_state_store",
     "state_errors",
@@ -53,9 +55,14 @@ __all__ = [
 STATE_FILE_NAME = "state.sqlite3"
 
 
+def is_postgres(location: str | Path) -> TypeGuard[str]:
+    """Whether a store location names a Postgres database (shared by replicas), not a SQLite file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
 def open_state_store(location: str | Path) -> StateStore:
     """A new store: a ``postgresql://`` URL, else a SQLite path (or ``":memory:"``)."""
-    if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")):
+    if is_postgres(location):
         from .postgres import PostgresStateStore  # psycopg is loaded only for Postgres
 
         return PostgresStateStore(location)
