@@ -40,10 +40,10 @@ import anyio
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
+from bench.bench_mcp import timed
 from bench.thin_server import HEADERS, forwarder
 from rails_mcp.config import Settings, load_settings
 from rails_mcp.hosting import open_server
@@ -90,14 +90,6 @@ def pct(samples: list[float], q: float) -> float:
 
 def p50(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
-
-
-async def timed(client: Client, tool: str, arguments: dict[str, Any]) -> float:
-    t = time.perf_counter()
-    result: CallToolResult = await client.call_tool(tool, arguments)
-    elapsed = time.perf_counter() - t
-    assert not result.is_error, result.content
-    return elapsed
 
 
 def bench_settings(state_dir: Path, **overrides: Any) -> Settings:
