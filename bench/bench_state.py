@@ -13,7 +13,9 @@
 3. ``get_repair_job`` p50 through rails-mcp ÷ a thin MCPServer forwarder
    (``bench/thin_server.py``) in the default set-up: SQLite store, audit log on, metrics
    counted; both in-process over the same sandbox database and tenant, interleaved. Target
-   ≤ 1.1: a read must not pay for what only a write needs.
+   ≤ 1.1: a read must not pay for what only a write needs. Then the same two over stdio, as a
+   host runs them: each its own process, both over one ``rails-mcp sandbox`` process
+   (``bench/bench_mcp.py``'s interleaved run), with each server's CPU per call from /proc.
 
 Postgres is a throwaway cluster (``initdb``/``pg_ctl`` from PostgreSQL 15, as the tests start
 it); without it the Postgres columns say so and the rest still runs.
@@ -43,7 +45,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
-from bench.bench_mcp import timed
+from bench.bench_mcp import side_by_side, timed
 from bench.thin_server import HEADERS, forwarder
 from rails_mcp.config import Settings, load_settings
 from rails_mcp.hosting import open_server
@@ -51,6 +53,7 @@ from rails_mcp.sandbox import create_app
 from rails_mcp.sandbox.store import reset_tenant
 from tests.support.mcp_support import JOB, QUICKSTART
 from tests.support.postgres import fresh_database, postgres_cluster
+from tests.support.process_support import clean_env, free_port, running
 from tests.support.replicas import RoundRobin, cluster
 
 WARMUP = 10
@@ -303,7 +306,25 @@ def measure(root: Path, opts: argparse.Namespace) -> Table:
         f"{thin_p50 - thin_check:.2f}",
         f"{server_ratio:.2f}",
     )
+    over_stdio(root / "stdio", opts.calls, table)
     return table
+
+
+def over_stdio(state: Path, calls: int, table: Table) -> None:
+    """The same ratio with both servers as processes on stdio over one sandbox process."""
+    port = free_port()
+    command = ["sandbox", "--port", str(port), "--db", str(state / "wire.db"), "--no-idle-reset"]
+    with running(command, clean_env(state / "sandbox"), port=port, ready_path="/healthz"):
+        samples, cpu_ms = anyio.run(side_by_side, f"http://127.0.0.1:{port}", state, calls)
+    ours, thin = p50(samples["ours"]), p50(samples["thin"])
+    verdict = f"target <= 1.1: {'met' if ours / thin <= 1.1 else 'NOT met'}"
+    table.add("default set-up, stdio", "rails-mcp", "thin", "ratio", note="(one sandbox process)")
+    table.add("  get_repair_job p50 (ms)", f"{ours:.2f}", f"{thin:.2f}", f"{ours / thin:.2f}", note=verdict)
+    if "ours" in cpu_ms and "thin" in cpu_ms:
+        ours_cpu, thin_cpu = cpu_ms["ours"], cpu_ms["thin"]
+        table.add(
+            "  server CPU per call (ms)", f"{ours_cpu:.2f}", f"{thin_cpu:.2f}", f"{ours_cpu / thin_cpu:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ One tool, ``get_repair_job``, with the job identity as its argument; it posts th
 call rails-mcp makes (same path, same demo credentials, keep-alive HTTP client) to the
 sandbox at ``RAILS_BASE_URL`` and returns the job as structured content. No retries, no
 validation of the answer, no enrichment: what the thinnest honest MCP wrapper costs.
-Served on the SDK's stdio transport, like rails-mcp.
+Served on the SDK's stdio transport, like rails-mcp, or with ``--http PORT`` on its
+streamable HTTP transport (loopback), as ``rails-mcp serve`` serves.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -51,4 +53,7 @@ server = forwarder(_loopback)
 
 
 if __name__ == "__main__":
-    server.run("stdio")
+    if sys.argv[1:2] == ["--http"]:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run("stdio")

@@ -25,6 +25,9 @@ JOB = {"external": "CCC-2026-04817"}
 @dataclass
 class LoadResult:
     latencies: list[float] = field(default_factory=list[float])
+    #: Each session's first call (it carries the session's set-up) and the calls after it.
+    firsts: list[float] = field(default_factory=list[float])
+    later: list[float] = field(default_factory=list[float])
     errors: list[str] = field(default_factory=list[str])
     elapsed: float = 0.0
 
@@ -40,10 +43,12 @@ async def drive(url: str, clients: int, calls: int) -> LoadResult:
     async def one_client() -> None:
         try:
             async with Client(url, mode="legacy") as client:
-                for _ in range(calls):
+                for i in range(calls):
                     t = time.perf_counter()
                     r = await client.call_tool("get_repair_job", {"job": JOB})
-                    result.latencies.append(time.perf_counter() - t)
+                    took = time.perf_counter() - t
+                    result.latencies.append(took)
+                    (result.later if i else result.firsts).append(took)
                     scan_result("get_repair_job", r)
                     if r.is_error:
                         result.errors.append(str(r.structured_content))

@@ -45,11 +45,19 @@ def rails_mcp_command(*args: str) -> list[str]:
 
 @contextmanager
 def running(
-    args: Sequence[str], env: dict[str, str], *, port: int, ready_path: str = "/", timeout: float = 30.0
+    args: Sequence[str],
+    env: dict[str, str],
+    *,
+    port: int,
+    ready_path: str = "/",
+    timeout: float = 30.0,
+    argv: Sequence[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m rails_mcp <args>`` until ``http://127.0.0.1:port<ready_path>`` answers."""
+    """``python -m rails_mcp <args>`` (or ``argv`` itself, for another server) until
+    ``http://127.0.0.1:port<ready_path>`` answers."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(rails_mcp_command(*args), env=env, stdout=out, stderr=err)
+        command = list(argv) if argv is not None else rails_mcp_command(*args)
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         try:
             deadline = time.monotonic() + timeout
             while True:
