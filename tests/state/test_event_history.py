@@ -93,14 +93,16 @@ def test_the_oldest_events_are_dropped_past_the_count_or_bytes_and_counted(open_
     kept = log_on(open_store()).history(pid)
     assert ([e.at for e in kept.events], kept.truncated) == (["t2", "t3", "t4"], 2)
 
-    other = uuid4()
+    other, size = uuid4(), len(written(0, action="a" * 300).model_dump_json())
+    assert 1000 // 3 < size <= 1000 // 2  # two fit in 1000 bytes, three do not
     by_bytes = log_on(open_store(), max_bytes=1000)
     for n in range(10):
         by_bytes.record(other, written(n, action="a" * 300))
     kept = by_bytes.history(other)
-    assert sum(len(e.model_dump_json()) for e in kept.events) <= 1000
-    assert kept.truncated == 10 - len(kept.events) > 0
-    assert kept.events[-1].at == "t9"
+    assert ([e.at for e in kept.events], kept.truncated) == (["t8", "t9"], 8)
+    huge = written(10, action="a" * 2000)  # over the byte bound alone: the newest always stays
+    by_bytes.record(other, huge)
+    assert (by_bytes.history(other).events, by_bytes.history(other).truncated) == ([huge], 10)
 
 
 def test_an_event_dropped_from_the_history_is_recorded_again_when_redelivered(open_store: Open):
