@@ -385,6 +385,7 @@ def open_server(settings: Settings, *, transport: str) -> Server[Any]:
         seeded_job=SEEDED_JOB_EXTERNAL if settings.base_url is None else None,
         suppliers=rails.suppliers,
         bus=subscription_bus_of(settings),
+        store=rails.store,
     )
     server = build_server(
         rails,

@@ -527,7 +527,7 @@ def build_server(
     bounds every tool result and resource read (see :mod:`rails_mcp.wire.budget`). ``ledger``
     (budgets and idempotency keys on the shared state store) governs placements; ``None``: neither.
     """
-    hub = hub if hub is not None else ResourceHub(rails.client, suppliers=rails.suppliers)
+    hub = hub if hub is not None else ResourceHub(rails.client, suppliers=rails.suppliers, store=rails.store)
     governance = Governance(rails, controls or Controls(), approval, audit, transport, ledger)
     hub.readers.token_budget = result_token_budget
     handlers = _ToolHandlers(rails, hub, governance, tools, result_token_budget)

@@ -2,12 +2,18 @@
 
 Two sources feed it: the server's own writes (``place_procurement``, ``confirm_procurement``)
 and verified webhook deliveries, each re-read from the wire before it is recorded, so every
-status here is one the wire stated. Bounded in memory, per order by count and by bytes:
-the wire stays the truth, this is the trail of how the server heard about it.
+status here is one the wire stated. Bounded per order by count and by bytes: the wire stays
+the truth, this is the trail of how the server heard about it.
+
+A server built from settings keeps it in the shared state store (:mod:`rails_mcp.state`), so
+every replica shows one trail and a restart forgets nothing; a server built over a bare client
+(tests, schema export) keeps it in this process. A store that fails costs only the history:
+the failure is logged and the tools answer from the wire.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,12 +22,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from rails_mcp.state import StateStore, state_errors
+from rails_mcp.state.events_table import EventBounds
 from rails_mcp.wire.webhooks import rfc3339
 
 __all__ = [
     "MAX_BYTES_PER_PROCUREMENT",
     "MAX_EVENTS_PER_PROCUREMENT",
     "MAX_PROCUREMENTS",
+    "MAX_STORED_PROCUREMENTS",
     "EventLog",
     "History",
     "ProcurementEvent",
@@ -38,6 +47,15 @@ MAX_BYTES_PER_PROCUREMENT = 32 * 1024
 #: Procurements with a history kept at once (least recently changed dropped first): with the
 #: byte bound, the whole log stays under 32 MiB.
 MAX_PROCUREMENTS = 1000
+#: Procurements with a history kept in the shared store, the least recently changed forgotten
+#: first. A cap, not an age: an order's history is wanted for as long as the order is being
+#: worked, however long that is, and a cap bounds the store whatever the traffic, where an age
+#: lets a busy week grow it without limit. An order's whole life is about 4 KiB, so this is
+#: about 40 MiB in practice (320 MiB at the byte bound), shared by every replica: enough for a
+#: shop's open and recent orders; an older one's history is gone, its state still on the wire.
+MAX_STORED_PROCUREMENTS = 10_000
+
+log = logging.getLogger("rails_mcp.resources")
 
 Source = Literal["server_write", "webhook"]
 Verification = Literal["server_write", "verified"]
@@ -115,25 +133,75 @@ class _Trail:
 
 
 class EventLog:
-    """Per-procurement, bounded by count and bytes, de-duplicated by webhook event id."""
+    """Per-procurement, bounded by count and bytes, de-duplicated by webhook event id.
+
+    With a ``store``, kept there under ``scope`` (the wire and tenant the server talks to),
+    shared by every server on that store; without, in this process.
+    """
 
     def __init__(
         self,
         *,
+        store: StateStore | None = None,
+        scope: str = "",
         max_events: int = MAX_EVENTS_PER_PROCUREMENT,
         max_bytes: int = MAX_BYTES_PER_PROCUREMENT,
-        max_procurements: int = MAX_PROCUREMENTS,
+        max_procurements: int | None = None,
     ) -> None:
+        self._store = store
+        self._scope = scope
         self._by_procurement: OrderedDict[UUID, _Trail] = OrderedDict()
         self._max_events = max_events
         self._max_bytes = max_bytes
-        self._max_procurements = max_procurements
+        self._max_procurements = max_procurements or (
+            MAX_PROCUREMENTS if store is None else MAX_STORED_PROCUREMENTS
+        )
 
     def record(self, procurement_id: UUID, event: ProcurementEvent) -> bool:
         """Append ``event``; a repeat of a known event id only bumps its count. True if new."""
+        if self._store is None:
+            return self._record_here(procurement_id, event)
+        bounds = EventBounds(self._max_events, self._max_bytes, self._max_procurements)
+        try:
+            return self._store.record_procurement_event(
+                self._scope, str(procurement_id), event.event_id, event.model_dump_json(), bounds
+            )
+        except state_errors() as exc:
+            _unavailable("not recorded", exc)
+            return False
+
+    def redelivered(self, procurement_id: UUID, event_id: str) -> bool:
+        """Count one more delivery of a recorded event; False if it is not (or no longer) kept."""
+        if self._store is None:
+            return self._redelivered_here(procurement_id, event_id)
+        try:
+            return self._store.count_redelivery(self._scope, str(procurement_id), event_id)
+        except state_errors() as exc:
+            _unavailable("not counted", exc)
+            return False
+
+    def history(self, procurement_id: UUID) -> History:
+        """The kept events, oldest first, and how many were dropped (empty if the store fails)."""
+        if self._store is None:
+            trail = self._by_procurement.get(procurement_id)
+            return History() if trail is None else History(list(trail.events), trail.dropped)
+        try:
+            stored = self._store.procurement_history(self._scope, str(procurement_id))
+            events = [
+                ProcurementEvent.model_validate_json(kept.body).model_copy(
+                    update={"deliveries": kept.deliveries}
+                )
+                for kept in stored.events
+            ]
+        except (*state_errors(), ValueError) as exc:  # ValueError: a row this version cannot read
+            _unavailable("not read", exc)
+            return History()
+        return History(events, stored.dropped)
+
+    def _record_here(self, procurement_id: UUID, event: ProcurementEvent) -> bool:
         trail = self._by_procurement.pop(procurement_id, None) or _Trail()
         self._by_procurement[procurement_id] = trail
-        if event.event_id is not None and self.redelivered(procurement_id, event.event_id):
+        if event.event_id is not None and self._redelivered_here(procurement_id, event.event_id):
             return False
         trail.events.append(event)
         trail.sizes.append(len(event.model_dump_json()))
@@ -142,8 +210,7 @@ class EventLog:
             self._by_procurement.popitem(last=False)
         return True
 
-    def redelivered(self, procurement_id: UUID, event_id: str) -> bool:
-        """Count one more delivery of a recorded event; False if it is not (or no longer) kept."""
+    def _redelivered_here(self, procurement_id: UUID, event_id: str) -> bool:
         events = trail.events if (trail := self._by_procurement.get(procurement_id)) else []
         for i, known in enumerate(events):
             if known.event_id == event_id:
@@ -151,8 +218,7 @@ class EventLog:
                 return True
         return False
 
-    def history(self, procurement_id: UUID) -> History:
-        trail = self._by_procurement.get(procurement_id)
-        if trail is None:
-            return History()
-        return History(list(trail.events), trail.dropped)
+
+def _unavailable(what: str, exc: Exception) -> None:
+    """The store failed: the history is incomplete, the call it served carries on from the wire."""
+    log.warning("order event history %s: the state store failed (%s)", what, type(exc).__name__)

@@ -57,6 +57,7 @@ from rails_mcp.resources.intake import WebhookIntake, WebhookReceipt
 from rails_mcp.resources.readers import KnownJobs, Readers
 from rails_mcp.resources.subscriptions import SharedBus, Subscriptions
 from rails_mcp.resources.views import ConfirmableSuppliers, job_uri, procurement_uri
+from rails_mcp.state import StateStore
 from rails_mcp.wire.errors import NotFound, RailsAPIError, RailsError
 from rails_mcp.wire.untrusted import quote, word
 
@@ -87,7 +88,8 @@ class ResourceHub:
     ``seeded_job`` is a job external reference ``scenario://current`` always shows; pass the
     embedded sandbox's demo job only when that sandbox is the wire. Against a real API it
     stays ``None`` and the scenario shows the jobs this server has seen. ``bus`` carries
-    resource updates to and from other replicas (``None``: this process only).
+    resource updates to and from other replicas (``None``: this process only); ``store`` keeps
+    the event history where every replica sees it (``None``: in this process only).
     """
 
     def __init__(
@@ -97,9 +99,10 @@ class ResourceHub:
         seeded_job: str | None = None,
         suppliers: ConfirmableSuppliers | None = None,
         bus: SharedBus | None = None,
+        store: StateStore | None = None,
     ) -> None:
         self.client = client
-        self._log = EventLog()
+        self._log = EventLog(store=store, scope=f"{client.address}|{client.tenant or ''}")
         self._jobs = KnownJobs()
         #: Shared with the tools when given, so the supplier credential is read once.
         suppliers = suppliers if suppliers is not None else ConfirmableSuppliers(client)

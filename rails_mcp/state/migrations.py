@@ -78,6 +78,37 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    (
+        4,
+        (
+            # Each procurement's event history (rails_mcp.state.events_table): a trail row per
+            # procurement, the row every write for it locks first, and its kept events in order.
+            """CREATE TABLE IF NOT EXISTS procurement_trails (
+                scope TEXT NOT NULL,
+                procurement_id TEXT NOT NULL,
+                next_seq INTEGER NOT NULL,
+                dropped INTEGER NOT NULL,
+                changed_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (scope, procurement_id)
+            )""",
+            """CREATE INDEX IF NOT EXISTS procurement_trails_changed
+                ON procurement_trails (changed_at, scope, procurement_id)""",
+            # event_id is the webhook's (NULL for the server's own writes, which never repeat):
+            # unique per procurement, so a delivery two replicas both receive is one row.
+            """CREATE TABLE IF NOT EXISTS procurement_events (
+                scope TEXT NOT NULL,
+                procurement_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                event_id TEXT,
+                deliveries INTEGER NOT NULL,
+                body TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                recorded_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (scope, procurement_id, seq),
+                UNIQUE (scope, procurement_id, event_id)
+            )""",
+        ),
+    ),
 )
 
 #: The version a store is at once it is open.

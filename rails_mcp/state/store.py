@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from .events_table import EventBounds, ProcurementEventsTable, StoredHistory
 from .migrations import LATEST, MIGRATIONS
 
 __all__ = [
@@ -114,6 +115,13 @@ class StateStore(Protocol):
     def finish_idempotent(self, scope: str, key: str, result: Mapping[str, Any]) -> None: ...
     def abandon_idempotent(self, scope: str, key: str) -> None: ...
 
+    # order event history (rails_mcp.state.events_table)
+    def record_procurement_event(
+        self, scope: str, procurement_id: str, event_id: str | None, body: str, bounds: EventBounds
+    ) -> bool: ...
+    def count_redelivery(self, scope: str, procurement_id: str, event_id: str) -> bool: ...
+    def procurement_history(self, scope: str, procurement_id: str) -> StoredHistory: ...
+
 
 class Cursor(Protocol):
     """The part of a DB-API cursor both drivers share."""
@@ -140,7 +148,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-class SqlStateStore(ABC):
+class SqlStateStore(ABC, ProcurementEventsTable):
     """The store's logic over one backend; each method is one transaction."""
 
     #: Appended to the ``SELECT`` that locks a budget window or key row (Postgres: ``FOR UPDATE``;
@@ -161,7 +169,7 @@ class SqlStateStore(ABC):
         """``select`` taking its rows' lock until the transaction ends."""
         return select + self.lock_row
 
-    def _migration_lock(self, execute: Execute) -> None:  # noqa: B027 (a hook: SQLite's BEGIN IMMEDIATE suffices)
+    def _migration_lock(self, execute: Execute) -> None:  # a hook: SQLite's BEGIN IMMEDIATE suffices
         """Serialise replicas opening the store at once (Postgres: an advisory lock)."""
 
     def migrate(self) -> int:
