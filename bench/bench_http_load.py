@@ -82,7 +82,7 @@ async def session_setup(url: str, runs: int = 10) -> dict[str, float]:
             listed.append(time.perf_counter() - t)
             schema = next(tool.output_schema for tool in tools.tools if tool.name == "get_repair_job")
             t = time.perf_counter()
-            validator_for(schema).check_schema(schema or {})
+            validator_for(schema or {}).check_schema(schema or {})
             compiled.append(time.perf_counter() - t)
             await client.call_tool("get_repair_job", {"job": JOB})
     return {
