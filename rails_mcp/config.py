@@ -280,6 +280,9 @@ class Settings(BaseSettings):
             "[default: SQLite, $RAILS_STATE_DIR/state.sqlite3].",
         ),
     ] = None
+    state_pool_size: Annotated[
+        int, Field(ge=1, le=64, description="Postgres connections each process may hold open at once.")
+    ] = 4
     budget: Annotated[
         str | None,
         Field(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
+import anyio.to_thread
 from mcp.server import ServerRequestContext
 from mcp_types import CallToolRequestParams, CallToolResult, ElicitResult, InputRequiredResult
 
@@ -22,7 +23,7 @@ from rails_mcp.audit import AuditEntry, AuditLog, Principal, touched_ids
 from rails_mcp.controls import Controls
 from rails_mcp.errors import ToolError, ToolFailure
 from rails_mcp.spending import Spend
-from rails_mcp.state import Ledger, state_errors
+from rails_mcp.state import Ledger, StateStore, state_errors
 from rails_mcp.tools import ApprovalOutcome, InputNeeded, OrderForApproval, Rails, ToolDef
 from rails_mcp.wire import models as m
 from rails_mcp.wire.errors import RailsError
@@ -60,8 +61,12 @@ class CallRecord:
     #: Who asked, from the access token (None without OAuth).
     principal: Principal | None = None
 
-    def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
-        """Write the intent line (fsync'd) before the wire write; the call's own line closes it."""
+    async def announce_write(self, order: Mapping[str, Any] | None = None) -> None:
+        """Write the intent line (fsync'd) before the wire write; the call's own line closes it.
+
+        The line and the store's row are written in a worker thread, so other sessions go on
+        meanwhile; this returns once both are durable, and a cancelled call still finishes them.
+        """
         if self.audit is None or self.intent is not None:
             return
         entry = AuditEntry(
@@ -74,7 +79,7 @@ class CallRecord:
             order=order,
             principal=self.principal,
         )
-        self.intent = self.audit.open_intent(entry)
+        self.intent = await anyio.to_thread.run_sync(self.audit.open_intent, entry)
 
     async def approve_order(self, order: OrderForApproval) -> ApprovalOutcome:
         """The ``ToolContext.approve_order`` seam; an order that may go ahead is announced first.
@@ -88,7 +93,7 @@ class CallRecord:
         if outcome.status == "approved":
             self.approved = order
         if outcome.status != "declined":
-            self.announce_write(
+            await self.announce_write(
                 {
                     "job": dict(order.job),
                     "supplier_business_id": order.supplier_business_id,
@@ -154,7 +159,7 @@ class Governance:
         )
         record.refusal = self.refusal(tool, visible)
         if record.refusal is None and not tool.read_only and tool.name != APPROVED_TOOL:
-            record.announce_write()  # placements are announced once approved, with the order
+            await record.announce_write()  # placements are announced once approved, with the order
         if record.refusal is None and tool.name == APPROVED_TOOL and self.ledger is not None:
             record.spend, record.refusal, record.replay = await Spend.open(
                 self.ledger, arguments, principal.binding() if principal is not None else None
@@ -203,13 +208,17 @@ class Governance:
         return bool(part_ids) and set(part_ids) <= ordered
 
     async def settle(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
-        """A placement's reservation committed or released, its idempotency key kept or freed."""
+        """A placement's reservation committed or released, its idempotency key kept or freed, and
+        the order a person approved kept once it landed: all stored before the tool answers, each
+        in a worker thread so a slow store holds up no other session."""
         if record.spend is not None:
             await record.spend.settle(result)
+        approved = self._approved_to_keep(record, result)
+        if approved is not None:
+            await anyio.to_thread.run_sync(_keep_approved_order, *approved)
 
     def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
         """Count the call and append its audit line (never raises; a failed write is a server-log warning)."""
-        self._keep_approved_order(record, result)
         approval = record.round.outcome if record.round is not None else record.approval
         structured: dict[str, Any] = {}
         if isinstance(result, InputRequiredResult):
@@ -243,20 +252,27 @@ class Governance:
             )
         )
 
-    def _keep_approved_order(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
-        """A placement a person approved has landed: keep what they approved for reconcile_invoice."""
+    def _approved_to_keep(
+        self, record: CallRecord, result: CallToolResult | InputRequiredResult
+    ) -> tuple[StateStore, Mapping[str, Any], dict[str, Any]] | None:
+        """Where and what to keep when a placement a person approved has landed (for reconcile_invoice)."""
         store = self.rails.store
         if record.approved is None or store is None or not isinstance(result, CallToolResult):
-            return
+            return None
         structured: dict[str, Any] = result.structured_content or {}
         placed: object = structured.get("procurement")
         if result.is_error or not isinstance(placed, dict):
-            return
+            return None
         procurement = cast("dict[str, Any]", placed)
-        try:
-            store.record_approved_order(str(procurement["id"]), _approved_body(record.approved, procurement))
-        except (*state_errors(), KeyError) as exc:
-            log.warning("could not keep an approved order: %s", type(exc).__name__)
+        return store, procurement, _approved_body(record.approved, procurement)
+
+
+def _keep_approved_order(store: StateStore, procurement: Mapping[str, Any], body: dict[str, Any]) -> None:
+    """Keep what a person approved by the procurement it became (a failure is a server-log warning)."""
+    try:
+        store.record_approved_order(str(procurement["id"]), body)
+    except (*state_errors(), KeyError) as exc:
+        log.warning("could not keep an approved order: %s", type(exc).__name__)
 
 
 def _approved_body(order: OrderForApproval, placed: Mapping[str, Any]) -> dict[str, Any]:

@@ -60,12 +60,13 @@ def is_postgres(location: str | Path) -> TypeGuard[str]:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
-def open_state_store(location: str | Path) -> StateStore:
-    """A new store: a ``postgresql://`` URL, else a SQLite path (or ``":memory:"``)."""
+def open_state_store(location: str | Path, *, pool_size: int = 4) -> StateStore:
+    """A new store: a ``postgresql://`` URL (up to ``pool_size`` connections), else a SQLite
+    path (or ``":memory:"``)."""
     if is_postgres(location):
         from .postgres import PostgresStateStore  # psycopg is loaded only for Postgres
 
-        return PostgresStateStore(location)
+        return PostgresStateStore(location, pool_size=pool_size)
     return SQLiteStateStore(location)
 
 
@@ -87,7 +88,7 @@ def state_store_of(settings: Settings) -> StateStore:
     store = _STORES.get(location)
     if store is None:
         try:
-            store = _STORES[location] = open_state_store(location)
+            store = _STORES[location] = open_state_store(location, pool_size=settings.state_pool_size)
         except StateVersionError as exc:
             raise ConfigError(str(exc)) from None
         except (OSError, sqlite3.Error) as exc:
