@@ -307,9 +307,12 @@ class SqlStateStore(ABC, ProcurementEventsTable):
                 self._locking("SELECT currency FROM budget_windows WHERE scope = ? AND window_start = ?"),
                 (scope, window_start),
             ).fetchone()[0]
+            # Only under the lock just taken: reservations of other windows are other
+            # transactions' rows, and deleting those could deadlock two reservations.
             execute(
-                "DELETE FROM budget_reservations WHERE state = 'held' AND created_at <= ?",
-                (now - IN_FLIGHT_SECONDS,),
+                "DELETE FROM budget_reservations WHERE scope = ? AND window_start = ? "
+                "AND state = 'held' AND created_at <= ?",
+                (scope, window_start, now - IN_FLIGHT_SECONDS),
             )
             rows = execute(
                 "SELECT amount FROM budget_reservations WHERE scope = ? AND window_start = ?",
