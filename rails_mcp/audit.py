@@ -17,13 +17,16 @@ start-up closes it with a ``recovery`` line saying whether the write landed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
 import os
 import re
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +37,7 @@ from pydantic import SecretStr
 
 from rails_mcp.config import SECRET_FIELDS, Settings
 from rails_mcp.state import StateStore, state_store_of
+from rails_mcp.state.audit_table import AuditRow
 
 __all__ = [
     "AUDIT_FILE_NAME",
@@ -41,6 +45,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "Principal",
+    "TableWriter",
     "audit_from_settings",
     "redact",
     "touched_ids",
@@ -67,28 +72,31 @@ _MAX_TEXT = 2000
 _MAX_DEPTH = 12
 
 
-def redact(value: Any, known: Iterable[str] = (), _depth: int = 0) -> Any:
+def redact(value: Any, known: Iterable[str] = ()) -> Any:
     """A JSON-safe copy of ``value`` with every secret-shaped key and value replaced."""
-    known_values = [k for k in known if k]
-    if _depth > _MAX_DEPTH:
+    return _redact(value, [k for k in known if k], 0)
+
+
+def _redact(value: Any, known: list[str], depth: int) -> Any:
+    if depth > _MAX_DEPTH:
         return "[too deep]"
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():  # pyright: ignore[reportUnknownVariableType]
             key = str(k)  # pyright: ignore[reportUnknownArgumentType]
-            out[key] = REDACTED if _SECRET_KEY.search(key) else redact(v, known_values, _depth + 1)
+            out[key] = REDACTED if _SECRET_KEY.search(key) else _redact(v, known, depth + 1)
         return out
     if isinstance(value, list | tuple):
-        return [redact(v, known_values, _depth + 1) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return [_redact(v, known, depth + 1) for v in value]  # pyright: ignore[reportUnknownVariableType]
     if isinstance(value, str):
         text = value
-        for secret in known_values:
+        for secret in known:
             text = text.replace(secret, REDACTED)
         text = _SECRET_VALUE.sub(REDACTED, text)
         return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
     if value is None or isinstance(value, bool | int | float):
         return value
-    return redact(str(value), known_values, _depth + 1)
+    return _redact(str(value), known, depth + 1)
 
 
 #: Keys naming a procurement (0) or an invoice (1): by an id string (``True``), or by objects
@@ -232,12 +240,147 @@ class AuditEntry:
         return json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
+#: A line waiting for the table: time, tool, kind, outcome, principal sub, tenant, the line.
+_Pending = tuple[str, str, str, str, str | None, str | None, str]
+
+
+class TableWriter:
+    """Copies audit lines into the state store's table, off the request path.
+
+    ``put`` only appends to a bounded in-memory queue (no lock, no thread woken): a daemon
+    thread takes what is queued every ``batch_seconds``, or as soon as ``batch_lines`` are
+    waiting, and writes it in one transaction; it stops once idle and the next line starts it
+    again. When the store is down or slow, lines are dropped from the table (never from the
+    file), counted in ``dropped``, with one server-log warning per outage.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        batch_lines: int = 200,
+        batch_seconds: float = 0.1,
+        capacity: int = 10_000,
+        idle_seconds: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.batch_lines, self.batch_seconds, self.idle_seconds = batch_lines, batch_seconds, idle_seconds
+        self.capacity = capacity
+        self._queue: deque[_Pending] = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._outage = False
+        #: Lines the table never got (the store failed, or the queue was full).
+        self.dropped = 0
+
+    def put(self, pending: _Pending) -> None:
+        """Queue a line for the next batch; never blocks."""
+        if len(self._queue) >= self.capacity:
+            self._lost(1, "the queue is full")
+            return
+        self._queue.append(pending)
+        if self._thread is None:
+            self._start()
+        elif len(self._queue) >= self.batch_lines:
+            self._wake.set()
+
+    def write_now(self, pending: _Pending) -> None:
+        """Write one line at once, in the caller's thread (an intent: durable before the wire)."""
+        self._write([pending], durable=True)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write every queued line and stop the batcher (waits at most ``timeout`` for it)."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+        while self._queue:
+            self._write(self._take())
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._closed:
+                return  # at shutdown: close writes what is queued
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="rails-mcp-audit-table", daemon=True)
+                self._thread.start()
+
+    def _take(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        with contextlib.suppress(IndexError):
+            while len(batch) < self.batch_lines:
+                batch.append(self._queue.popleft())
+        return batch
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while not self._closed:
+            self._wake.wait(self.batch_seconds)
+            self._wake.clear()
+            if self._queue:
+                while self._queue and not self._closed:
+                    self._write(self._take())
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= self.idle_seconds and self._stop_when_idle():
+                return
+
+    def _stop_when_idle(self) -> bool:
+        """Stop unless a line arrived meanwhile (``put`` starts a new batcher once this is gone)."""
+        with self._lock:
+            self._thread = None
+            if not self._queue:
+                return True
+            self._thread = threading.current_thread()
+            return False
+
+    def _write(self, batch: list[_Pending], *, durable: bool = False) -> None:
+        if not batch:
+            return
+        try:
+            self.store.append_audit([_row(pending) for pending in batch], durable=durable)
+        except Exception as exc:  # sqlite3, psycopg or OS errors alike: the file has the lines
+            self._lost(len(batch), type(exc).__name__)
+            return
+        if self._outage:
+            self._outage = False
+            log.warning("audit table: the state store takes lines again (%d dropped in all)", self.dropped)
+
+    def _lost(self, lines: int, reason: str) -> None:
+        with self._lock:
+            self.dropped += lines
+            first, self._outage = not self._outage, True
+        if first:
+            log.warning(
+                "audit table: %d line(s) not written to the state store (%s); the audit file has them, "
+                "and further losses are only counted until the store takes lines again",
+                lines,
+                reason,
+            )
+
+
+def _row(pending: _Pending) -> AuditRow:
+    at, tool, kind, outcome, principal, tenant, line = pending
+    try:
+        at_epoch = datetime.fromisoformat(at).timestamp()
+    except ValueError:
+        at_epoch = time.time()
+    return AuditRow(at, at_epoch, tool, kind, outcome, principal, tenant, line)
+
+
 class AuditLog:
     """Append-only JSON lines. ``record`` never raises: a failed write is a server-log warning.
 
     Every line names whom the server acts for: ``tenant`` (the sandbox tenant, ``RAILS_TENANT``;
     null for the shared world or a real API) and ``repairer`` (the repairer credential's
     integration id, never its key), so lines from several deployments can be told apart.
+
+    With a state store, every line also goes to its ``audit_log`` table (one trail for all
+    replicas): queued and written in batches by :class:`TableWriter`, except intent lines,
+    which are in the table before the call returns.
     """
 
     def __init__(
@@ -254,6 +397,8 @@ class AuditLog:
         self.acting_for: dict[str, str | None] = {"tenant": tenant, "repairer": repairer}
         #: Where open intents are kept until their outcome is written (``None``: not kept).
         self.store = store
+        #: The store's audit table, fed in the background (``None``: no store, or no log).
+        self.table = TableWriter(store) if store is not None and path is not None else None
         self._lock = threading.Lock()
         self._fd: int | None = None
         self.failures = 0
@@ -273,8 +418,16 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def close(self) -> None:
+        """At shutdown: the queued lines into the table, then the file closed (a later line
+        reopens it)."""
+        if self.table is not None:
+            self.table.close()
+        self._close()
+
     def open_intent(self, entry: AuditEntry) -> str | None:
-        """Announce a write before it reaches the wire: kept open in the store, then an fsync'd line.
+        """Announce a write before it reaches the wire: kept open in the store, then an fsync'd
+        line, in the file and in the store's table.
 
         Returns the intent id to put on the call's own line (which closes it); ``None`` when
         there is no log. Never raises: a failure is a server-log warning, as for ``record``.
@@ -282,14 +435,15 @@ class AuditLog:
         if self.path is None:
             return None
         entry.kind, entry.intent = "intent", uuid.uuid4().hex
-        if self.store is not None:
+        body = self._body(entry)
+        if self.store is not None and body is not None:
             try:
-                self.store.open_intent(entry.intent, entry.tool, entry.body(self._known, self.acting_for))
+                self.store.open_intent(entry.intent, entry.tool, body)
             except Exception as exc:  # sqlite3.Error and OSError alike: the call goes on
                 log.warning(
                     "state store: could not keep the intent of %s open (%s)", entry.tool, type(exc).__name__
                 )
-        self._append(entry, durable=True)
+        self._append(entry, body, durable=True)
         return entry.intent
 
     def record(self, entry: AuditEntry) -> bool:
@@ -299,7 +453,7 @@ class AuditLog:
         """
         if self.path is None:
             return True
-        written = self._append(entry, durable=False)
+        written = self._append(entry, self._body(entry), durable=False)
         if written and entry.intent is not None and self.store is not None:
             try:
                 self.store.close_intent(entry.intent)
@@ -309,21 +463,43 @@ class AuditLog:
                 )
         return written
 
-    def _append(self, entry: AuditEntry, *, durable: bool) -> bool:
+    def _body(self, entry: AuditEntry) -> dict[str, Any] | None:
         try:
-            data = entry.line(self._known, self.acting_for).encode()
+            return entry.body(self._known, self.acting_for)
+        except (ValueError, TypeError) as exc:
+            self._failed(entry, exc)
+            return None
+
+    def _append(self, entry: AuditEntry, body: dict[str, Any] | None, *, durable: bool) -> bool:
+        """The line to the file (and queued for the table, or written to it when ``durable``)."""
+        if body is None:
+            return False
+        try:
+            line = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+        except (ValueError, TypeError) as exc:
+            self._failed(entry, exc)
+            return False
+        if self.table is not None:
+            principal = cast("dict[str, Any]", body.get("principal") or {}).get("sub")
+            pending = (entry.time, entry.tool, entry.kind, entry.outcome, principal, body.get("tenant"), line)
+            (self.table.write_now if durable else self.table.put)(pending)
+        try:
+            data = (line + "\n").encode()
             with self._lock:
                 fd = self._descriptor()
                 os.write(fd, data)
                 if durable:
                     os.fsync(fd)
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError) as exc:
             self._close()  # the next record opens the file afresh (it may have been moved)
-            self.failures += 1
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            log.warning("audit log %s: could not record %s (%s)", self.path, entry.tool, reason)
+            self._failed(entry, exc)
             return False
         return True
+
+    def _failed(self, entry: AuditEntry, exc: Exception) -> None:
+        self.failures += 1
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        log.warning("audit log %s: could not record %s (%s)", self.path, entry.tool, reason)
 
 
 def audit_from_settings(settings: Settings) -> AuditLog:
@@ -335,10 +511,12 @@ def audit_from_settings(settings: Settings) -> AuditLog:
     ]
     repairer = settings.repairer()
     secrets += [repairer.api_key, settings.supplier().api_key]
-    return AuditLog(
+    audit = AuditLog(
         settings.audit_log_path(),
         known_secrets=secrets,
         store=state_store_of(settings),
         tenant=settings.tenant,
         repairer=repairer.integration_id,
     )
+    atexit.register(audit.close)  # the lines still queued for the table, at any normal exit
+    return audit

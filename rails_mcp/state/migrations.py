@@ -2,7 +2,8 @@
 
 Why plain versioned SQL and not Alembic: the schema is five small tables owned by one module,
 the same statements run on SQLite and Postgres (``DOUBLE PRECISION``, ``TEXT``, ``INTEGER`` and
-``ON CONFLICT`` mean the same in both), and every process applies what is missing itself when
+``ON CONFLICT`` mean the same in both; a database-assigned key is the one exception, written
+:data:`IDENTITY`), and every process applies what is missing itself when
 it opens the store, under one lock, in one transaction. Alembic would add SQLAlchemy, a
 migration environment and a separate ``upgrade`` command for operators to forget, to do the
 same ``CREATE TABLE`` statements; a step here is data (a version and its statements), so a
@@ -10,14 +11,21 @@ test can apply them twice on both backends and see nothing change.
 
 Rules for a new step: append it with the next number; never edit a released one; make it
 safe on a database that already has it partly (``IF NOT EXISTS``), since a file created
-before ``schema_version`` existed starts at version 0 with the first tables present.
+before ``schema_version`` existed starts at version 0 with the first tables present. A store
+gets every step it has not recorded, so a step numbered below one already applied (two branches
+merged in the other order) is still applied.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["LATEST", "MIGRATIONS", "Migration"]
+__all__ = ["IDENTITY", "LATEST", "MIGRATIONS", "Migration"]
+
+#: The one column the dialects spell differently, as it appears in a statement: a key the
+#: database assigns in insertion order. Each store replaces it with its own ``identity_key``
+#: (SQL's identity column; SQLite's rowid alias, ``INTEGER PRIMARY KEY``).
+IDENTITY: Final = "{identity}"
 
 #: (version, statements): one transaction applies the statements and records the version.
 Migration = tuple[int, tuple[str, ...]]
@@ -76,6 +84,26 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
                 created_at DOUBLE PRECISION NOT NULL,
                 PRIMARY KEY (scope, key)
             )""",
+        ),
+    ),
+    (
+        3,
+        (
+            # The audit trail every replica writes to: ``line`` is the redacted JSON line the
+            # audit file gets, the other columns are what an export filters on. ``seq`` breaks
+            # ties between lines of one millisecond, in the order the database took them.
+            f"""CREATE TABLE IF NOT EXISTS audit_log (
+                seq {IDENTITY},
+                at TEXT NOT NULL,
+                at_epoch DOUBLE PRECISION NOT NULL,
+                tool TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                principal TEXT,
+                tenant TEXT,
+                line TEXT NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at_epoch, seq)",
         ),
     ),
     (
