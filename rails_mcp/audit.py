@@ -47,7 +47,9 @@ __all__ = [
     "Principal",
     "TableWriter",
     "audit_from_settings",
+    "export_lines",
     "redact",
+    "since_epoch",
     "touched_ids",
 ]
 
@@ -520,3 +522,21 @@ def audit_from_settings(settings: Settings) -> AuditLog:
     )
     atexit.register(audit.close)  # the lines still queued for the table, at any normal exit
     return audit
+
+
+def since_epoch(text: str) -> float:
+    """An RFC 3339 time (``2026-12-01T09:00:00Z``, or with an offset) as epoch seconds."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 time with an offset, such as 2026-12-01T09:00:00Z")
+    return moment.timestamp()
+
+
+def export_lines(
+    settings: Settings, *, since: float | None = None, tool: str | None = None, limit: int | None = None
+) -> list[str]:
+    """The audit lines every replica wrote to the deployment's state store, oldest first."""
+    return state_store_of(settings).audit_lines(since=since, tool=tool, limit=limit)

@@ -477,6 +477,32 @@ def _read(path: Path) -> str | None:
         return None
 
 
+@main.group()
+def audit() -> None:
+    """The audit trail every replica writes to the state store (the audit file is kept too)."""
+
+
+@audit.command("export")
+@click.option("--since", metavar="RFC3339", help="Only lines from this time on, e.g. 2026-12-01T09:00:00Z.")
+@click.option("--tool", metavar="NAME", help="Only the lines of this tool.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most the first N lines.")
+@settings_options("state_dir", "log_level")
+@click.pass_context
+def audit_export(
+    ctx: click.Context, since: str | None, tool: str | None, limit: int | None, **flags: Any
+) -> None:
+    """Print the stored audit lines as JSONL, oldest first (RAILS_STATE_URL picks the store)."""
+    from rails_mcp.audit import export_lines, since_epoch
+
+    try:
+        start = None if since is None else since_epoch(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--since'") from None
+    lines = export_lines(settings_from(ctx, flags), since=start, tool=tool, limit=limit)
+    for line in lines:
+        click.echo(line)
+
+
 @main.command()
 @click.option("--tenant", help="Tenant to walk (default: a fresh one).")
 def demo(tenant: str | None) -> None:

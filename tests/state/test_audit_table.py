@@ -1,0 +1,142 @@
+"""The audit log as a table of the state store, on SQLite and on Postgres: one trail for every
+replica, intents in it before the wire, nothing secret, lines kept across shutdown, a dead store
+costing no call, and `rails-mcp audit export`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rails_mcp.audit import AuditEntry, AuditLog, TableWriter
+from rails_mcp.state.store import SqlStateStore
+from tests.support.process_support import clean_env, rails_mcp_command
+
+SECRET = "partly_demo_repairer_3f8a1c0d9e2b4a67b1c2"
+Open = Callable[[], SqlStateStore]
+
+
+def entry(tool: str = "get_repair_job", time: str | None = None) -> AuditEntry:
+    made = AuditEntry(tool, {"job": {"external": "J-1"}}, "ok", "streamable-http", "2025-11-25")
+    if time is not None:
+        made.time = time
+    return made
+
+
+def file_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_two_replicas_write_one_trail_ordered_by_time(open_store: Open, tmp_path: Path):
+    one = AuditLog(tmp_path / "one.jsonl", store=open_store(), tenant="shop")
+    two = AuditLog(tmp_path / "two.jsonl", store=open_store(), tenant="shop")
+    for second, audit in enumerate([one, two, one, two]):
+        audit.record(entry(f"tool_{second}", time=f"2026-12-01T09:00:0{second}.000+00:00"))
+    two.close()  # the second replica's batch reaches the database first
+    one.close()
+    exported = open_store().audit_lines()
+    assert [json.loads(line)["tool"] for line in exported] == ["tool_0", "tool_1", "tool_2", "tool_3"]
+    assert sorted(exported) == sorted(file_lines(tmp_path / "one.jsonl") + file_lines(tmp_path / "two.jsonl"))
+
+
+def test_an_intent_line_is_in_the_table_when_open_intent_returns(open_store: Open, tmp_path: Path):
+    store, observer = open_store(), open_store()
+    audit = AuditLog(tmp_path / "audit.jsonl", store=store)
+    audit.table = TableWriter(store, batch_seconds=3600)
+    audit.record(entry("get_repair_job"))  # queued: not on the request path
+    intent = audit.open_intent(entry("place_procurement"))
+    stored = [json.loads(line) for line in observer.audit_lines()]
+    assert [(line["kind"], line.get("intent")) for line in stored] == [("intent", intent)]
+    audit.close()
+
+
+def test_the_table_holds_no_secret_and_the_same_line_as_the_file(open_store: Open, tmp_path: Path):
+    store = open_store()
+    audit = AuditLog(tmp_path / "audit.jsonl", known_secrets=[SECRET], store=store)
+    args = {"job": {"external": "J-1"}, "api_key": SECRET, "note": f"key {SECRET} here"}
+    intent = audit.open_intent(AuditEntry("place_procurement", args, "pending", "stdio", "2026-07-28"))
+    audit.record(AuditEntry("place_procurement", args, "ok", "stdio", "2026-07-28", intent=intent))
+    audit.close()
+    with store.transaction(write=False) as execute:
+        rows = execute("SELECT * FROM audit_log", ()).fetchall()
+    assert len(rows) == 2
+    assert all(SECRET not in str(value) for row in rows for value in row)
+    assert store.audit_lines() == file_lines(tmp_path / "audit.jsonl")
+
+
+def test_closing_the_log_writes_the_lines_still_queued(open_store: Open, tmp_path: Path):
+    store, observer = open_store(), open_store()
+    audit = AuditLog(tmp_path / "audit.jsonl", store=store)
+    audit.table = TableWriter(store, batch_seconds=3600)
+    for _ in range(3):
+        audit.record(entry())
+    assert observer.audit_lines() == []
+    audit.close()
+    assert len(observer.audit_lines()) == 3
+
+
+def test_a_store_that_cannot_take_lines_costs_no_call_and_warns_once(
+    open_store: Open, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    store, observer = open_store(), open_store()
+    with observer.transaction() as execute:
+        execute("DROP TABLE audit_log", ())
+    audit = AuditLog(tmp_path / "audit.jsonl", store=store)
+    with caplog.at_level(logging.WARNING, logger="rails_mcp.audit"):
+        assert all(audit.record(entry()) for _ in range(3))
+        assert audit.open_intent(entry("place_procurement")) is not None
+        audit.close()
+    assert len(file_lines(tmp_path / "audit.jsonl")) == 4
+    assert audit.table is not None
+    assert audit.table.dropped == 4
+    assert len([r for r in caplog.records if "audit table" in r.getMessage()]) == 1
+
+
+#: Writes two lines through the deployment's own log and exits (the table gets them at exit).
+WRITER = """
+from rails_mcp.audit import AuditEntry, audit_from_settings
+from rails_mcp.config import load_settings
+audit = audit_from_settings(load_settings())
+for tool, hour in (("get_repair_job", "08"), ("list_parts", "10")):
+    e = AuditEntry(tool, {"job": {"external": "J-1"}}, "ok", "stdio", "2025-11-25")
+    e.time = f"2026-12-01T{hour}:00:00.000+00:00"
+    audit.record(e)
+"""
+
+
+@pytest.mark.subprocess
+def test_audit_export_prints_what_every_process_wrote_and_filters_it(
+    state_location: str | Path, tmp_path: Path
+):
+    # The SQLite store is state.sqlite3 in tmp_path, the state dir; Postgres is named by its URL.
+    where = {"RAILS_STATE_URL": state_location} if isinstance(state_location, str) else {}
+    env = clean_env(tmp_path, RAILS_CONFIG_DIR=str(tmp_path / "config"), **where)
+    subprocess.run([sys.executable, "-c", WRITER], env=env, check=True, timeout=60)
+
+    def exported_tools(*args: str) -> list[str]:
+        done = subprocess.run(
+            rails_mcp_command("audit", "export", *args), env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line)["tool"] for line in done.stdout.splitlines()]
+
+    assert exported_tools() == ["get_repair_job", "list_parts"]
+    assert exported_tools("--tool", "list_parts") == ["list_parts"]
+    assert exported_tools("--since", "2026-12-01T10:30:00+01:00") == ["list_parts"]  # 09:30 UTC
+    assert exported_tools("--limit", "1") == ["get_repair_job"]
+    bad = subprocess.run(
+        rails_mcp_command("audit", "export", "--since", "yesterday"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert len(bad.stderr.splitlines()) == 1
+    assert "'--since'" in bad.stderr
