@@ -300,16 +300,19 @@ class TableWriter:
         self._wake.set()
         if thread is not None:
             thread.join(timeout)
+            with self._lock:
+                self._thread = None
         while self._queue:
             self._write(self._take())
 
     def _start(self) -> None:
         with self._lock:
-            if self._closed:
-                return  # at shutdown: close writes what is queued
-            if self._thread is None:
+            closed = self._closed
+            if not closed and self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="rails-mcp-audit-table", daemon=True)
                 self._thread.start()
+        if closed:  # a line after close (at shutdown): written at once, in the caller's thread
+            self._write(self._take())
 
     def _take(self) -> list[_Pending]:
         batch: list[_Pending] = []

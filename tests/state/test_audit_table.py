@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,6 +79,29 @@ def test_closing_the_log_writes_the_lines_still_queued(open_store: Open, tmp_pat
     assert observer.audit_lines() == []
     audit.close()
     assert len(observer.audit_lines()) == 3
+    audit.record(entry())  # a line after close (another exit handler's) is not left queued
+    assert len(observer.audit_lines()) == 4
+
+
+def test_lines_reach_the_table_in_the_background_also_after_the_batcher_went_idle(
+    open_store: Open, tmp_path: Path
+):
+    store, observer = open_store(), open_store()
+    audit = AuditLog(tmp_path / "audit.jsonl", store=store)
+    audit.table = TableWriter(store, batch_seconds=0.01, idle_seconds=0.05)
+
+    def stored_soon(count: int) -> bool:
+        deadline = time.monotonic() + 5
+        while len(observer.audit_lines()) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return len(observer.audit_lines()) == count
+
+    audit.record(entry())
+    assert stored_soon(1)
+    time.sleep(0.3)  # idle: the batcher has stopped
+    audit.record(entry())
+    assert stored_soon(2)
+    audit.close()
 
 
 def test_a_store_that_cannot_take_lines_costs_no_call_and_warns_once(
