@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rails_mcp.audit import AuditEntry, AuditLog, TableWriter
+from rails_mcp.state.audit_table import AuditRow
 from rails_mcp.state.store import SqlStateStore
 from tests.support.process_support import clean_env, rails_mcp_command
 
@@ -164,3 +165,15 @@ def test_audit_export_prints_what_every_process_wrote_and_filters_it(
     assert bad.stdout == ""
     assert len(bad.stderr.splitlines()) == 1
     assert "'--since'" in bad.stderr
+
+
+def test_a_store_migrated_past_version_3_without_it_still_gets_the_audit_table(open_store: Open):
+    # A store a later step reached first (version 4 applied before 3 was merged in).
+    with open_store().transaction() as execute:
+        execute("DROP TABLE audit_log", ())
+        execute("DELETE FROM schema_version WHERE version = 3", ())
+    reopened = open_store()
+    reopened.append_audit(
+        [AuditRow("2026-12-01T09:00:00.000+00:00", 1764579600.0, "t", "call", "ok", None, None, "{}")]
+    )
+    assert reopened.audit_lines() == ["{}"]
