@@ -10,6 +10,7 @@ the replicas against one budget place exactly what it fits. Orders are counted o
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, InputRe
 from rails_mcp.approval import APPROVAL_INPUT_KEY
 from tests.support.mcp_support import AMI, JOB, QUICKSTART
 from tests.support.postgres import fresh_database, postgres_cluster
+from tests.support.process_support import rails_mcp_command
 from tests.support.replicas import Cluster, cluster
 from tests.support.secret_scan import scan_result
 from tests.support.summary import SUMMARY
@@ -204,3 +206,28 @@ async def test_a_listener_on_one_replica_hears_a_confirm_served_by_another_withi
         "replicas on Postgres: a listener on replica 2 heard replica 3's confirm "
         f"{heard_after:.2f}s after it was sent"
     )
+
+
+async def test_one_order_history_and_one_audit_trail_span_the_replicas(tmp_path: Path, postgres: str):
+    """Placed on replica 1, confirmed on replica 3: replica 2 shows both events, and one export of
+    the shared audit table has each replica's line, in time order."""
+    state_url = fresh_database(postgres)
+    extra = {"RAILS_STATE_URL": state_url, "RAILS_ORDER_APPROVAL": "off"}
+    with cluster(tmp_path, tenant="pg-trail", **extra) as c:
+        placed = await call(c, 0, PLACE, QUICKSTART)
+        pid = placed["procurement"]["id"]
+        await call(c, 2, "confirm_procurement", {"procurement_id": pid})
+        tracked = await call(c, 1, "track_procurement", {"procurement_id": pid})
+        env = c.replica_envs[0]
+    assert [(e["source"], e["action"]) for e in tracked["events"]] == [
+        ("server_write", "placed"),
+        ("server_write", "confirmed"),
+    ], tracked["events"]
+    with anyio.fail_after(60):
+        exported = await anyio.run_process(rails_mcp_command("audit", "export"), env=env)
+    lines = [json.loads(line) for line in exported.stdout.decode().splitlines()]
+    calls = [(line["tool"], line["pid"]) for line in lines if line.get("kind") != "intent"]
+    tools = [tool for tool, _ in calls]
+    assert tools.index(PLACE) < tools.index("confirm_procurement") < tools.index("track_procurement"), tools
+    by_tool = dict(calls)
+    assert len({by_tool[PLACE], by_tool["confirm_procurement"], by_tool["track_procurement"]}) == 3
