@@ -212,8 +212,7 @@ async def test_one_order_history_and_one_audit_trail_span_the_replicas(tmp_path:
     """Placed on replica 1, confirmed on replica 3: replica 2 shows both events, and one export of
     the shared audit table has each replica's line, in time order."""
     state_url = fresh_database(postgres)
-    extra = {"RAILS_STATE_URL": state_url, "RAILS_ORDER_APPROVAL": "off"}
-    with cluster(tmp_path, tenant="pg-trail", **extra) as c:
+    with cluster(tmp_path, tenant="pg-trail", RAILS_STATE_URL=state_url, RAILS_ORDER_APPROVAL="off") as c:
         placed = await call(c, 0, PLACE, QUICKSTART)
         pid = placed["procurement"]["id"]
         await call(c, 2, "confirm_procurement", {"procurement_id": pid})
