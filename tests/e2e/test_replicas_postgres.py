@@ -33,8 +33,9 @@ from tests.support.summary import SUMMARY
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
 PLACE = "place_procurement"
-#: Every order on a job the tests open is one radiator support at 468.00; 3300 a day fits seven of them.
-RACE_ORDERS, RACE_BUDGET, RACE_FITS = 30, "3300/day", 7
+#: Every order on a job the tests open is one radiator support at 468.00; 3300 a day fits seven of
+#: the fifty racing placements.
+RACE_ORDERS, RACE_BUDGET, RACE_FITS = 50, "3300/day", 7
 
 
 @pytest.fixture(scope="module")
