@@ -217,8 +217,12 @@ class Governance:
         if approved is not None:
             await anyio.to_thread.run_sync(_keep_approved_order, *approved)
 
-    def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
-        """Count the call and append its audit line (never raises; a failed write is a server-log warning)."""
+    async def record(self, record: CallRecord, result: CallToolResult | InputRequiredResult) -> None:
+        """Count the call and append its audit line (never raises; a failed write is a server-log warning).
+
+        A write's line also closes its intent in the state store: that runs in a worker thread,
+        like the intent itself. A read's line is an append and a queue entry, kept on the loop.
+        """
         approval = record.round.outcome if record.round is not None else record.approval
         structured: dict[str, Any] = {}
         if isinstance(result, InputRequiredResult):
@@ -237,20 +241,22 @@ class Governance:
         if self.audit is None:
             return
         procurements, invoices = touched_ids(record.arguments, structured)
-        self.audit.record(
-            AuditEntry(
-                tool=record.tool,
-                arguments=record.arguments,
-                outcome=outcome,
-                transport=self.transport,
-                protocol=record.protocol,
-                approval=approval,
-                procurement_ids=procurements,
-                invoice_ids=invoices,
-                intent=record.intent,
-                principal=record.principal,
-            )
+        entry = AuditEntry(
+            tool=record.tool,
+            arguments=record.arguments,
+            outcome=outcome,
+            transport=self.transport,
+            protocol=record.protocol,
+            approval=approval,
+            procurement_ids=procurements,
+            invoice_ids=invoices,
+            intent=record.intent,
+            principal=record.principal,
         )
+        if entry.intent is None:
+            self.audit.record(entry)
+        else:
+            await anyio.to_thread.run_sync(self.audit.record, entry)
 
     def _approved_to_keep(
         self, record: CallRecord, result: CallToolResult | InputRequiredResult

@@ -457,7 +457,7 @@ class _ToolHandlers:
         else:
             result = await self._run(ctx, tool, arguments, record.approve_order, lines)
         await self.governance.settle(record, result)
-        self.governance.record(record, result)
+        await self.governance.record(record, result)
         _note_wire_failure(tool.name, result, lines)
         await _send_logs(ctx, lines)
         return result

@@ -1,7 +1,7 @@
-"""A placement's blocking writes (its audit intent, the order a person approved) run beside the
-event loop: a slow state store holds up no other session, and the order of things still holds:
-the intent is on disk and in the store before the order reaches the wire, and the approved
-order is kept before the placement is answered."""
+"""A placement's blocking writes (its audit intent, the order a person approved, the line that
+closes the intent) run beside the event loop: a slow state store holds up no other session, and
+the order of things still holds: the intent is on disk and in the store before the order reaches
+the wire, and the approved order is kept before the placement is answered."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ async def approve(context: ClientRequestContext, params: ElicitRequestParams) ->
 
 
 class SlowStore(SQLiteStateStore):
-    """A store whose intent and approved-order writes each wait (up to 3 s) for another
-    session to be answered meanwhile, and remember whether one was."""
+    """A store whose intent, approved-order and intent-closing writes each wait (up to 3 s) for
+    another session to be answered meanwhile, and remember whether one was."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
@@ -63,6 +63,10 @@ class SlowStore(SQLiteStateStore):
     def record_approved_order(self, procurement_id: str, order: Mapping[str, Any]) -> None:
         self._stall("approved order")
         super().record_approved_order(procurement_id, order)
+
+    def close_intent(self, intent_id: str) -> None:
+        self._stall("intent closed")
+        super().close_intent(intent_id)
 
 
 async def test_a_slow_state_store_holds_up_no_other_session(tmp_path: Path):
@@ -97,7 +101,7 @@ async def test_a_slow_state_store_holds_up_no_other_session(tmp_path: Path):
         await rails.client.aclose()
         store.close()
     assert placed["approval"] == "approved"
-    assert store.waited == [("intent", True), ("approved order", True)]
+    assert store.waited == [("intent", True), ("approved order", True), ("intent closed", True)]
 
 
 async def test_the_intent_is_kept_before_the_wire_and_the_approved_order_before_the_answer(tmp_path: Path):
