@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, TypeVarTuple
 from uuid import UUID
 
+import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from rails_mcp.state import StateStore, state_errors
@@ -56,6 +58,9 @@ MAX_PROCUREMENTS = 1000
 MAX_STORED_PROCUREMENTS = 10_000
 
 log = logging.getLogger("rails_mcp.resources")
+
+R = TypeVar("R")
+Args = TypeVarTuple("Args")
 
 Source = Literal["server_write", "webhook"]
 Verification = Literal["server_write", "verified"]
@@ -156,6 +161,13 @@ class EventLog:
         self._max_procurements = max_procurements or (
             MAX_PROCUREMENTS if store is None else MAX_STORED_PROCUREMENTS
         )
+
+    async def off_loop(self, call: Callable[[*Args], R], *args: *Args) -> R:
+        """``call(*args)`` (one of this log's methods) in a worker thread when a store backs the
+        log, since a database may wait on a lock or the network; in memory, right here."""
+        if self._store is None:
+            return call(*args)
+        return await anyio.to_thread.run_sync(call, *args)
 
     def record(self, procurement_id: UUID, event: ProcurementEvent) -> bool:
         """Append ``event``; a repeat of a known event id only bumps its count. True if new."""

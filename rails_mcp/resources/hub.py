@@ -210,9 +210,9 @@ class ResourceHub:
 
     # --- history and notifications ---------------------------------------------------------------
 
-    def history(self, procurement_id: UUID) -> History:
+    async def history(self, procurement_id: UUID) -> History:
         """What this server learned about one procurement, oldest first, and how much was dropped."""
-        return self._log.history(procurement_id)
+        return await self._log.off_loop(self._log.history, procurement_id)
 
     async def notify_procurement_changed(
         self,
@@ -224,7 +224,8 @@ class ResourceHub:
         job_external: str | None = None,
     ) -> None:
         """The server itself changed a procurement (placed, confirmed): record it, tell subscribers."""
-        self._log.record(
+        await self._log.off_loop(
+            self._log.record,
             procurement_id,
             ProcurementEvent(
                 at=now_rfc3339(),

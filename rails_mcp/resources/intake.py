@@ -105,7 +105,7 @@ class WebhookIntake:
         procurement_id = _maybe_uuid(data.get("procurement_id"))
         if event_id is not None and event_id in self._seen:
             if procurement_id is not None:
-                self._log.redelivered(procurement_id, event_id)
+                await self._log.off_loop(self._log.redelivered, procurement_id, event_id)
             return WebhookReceipt(True, duplicate=True, event_type=kind)
         try:
             if procurement_id is not None:
@@ -135,7 +135,8 @@ class WebhookIntake:
     ) -> None:
         """Re-read the order by id; its history gets the wire's status, not the delivery's."""
         p = await self.client.repairer.procurements.get(identity=m.IdIdentity(id=procurement_id))
-        self._log.record(
+        await self._log.off_loop(
+            self._log.record,
             p.id,
             ProcurementEvent(
                 at=now_rfc3339(),

@@ -200,7 +200,8 @@ class Readers:
             case "events":
                 pid = _uuid(v["id"], "The procurement id")
                 window = self._window(reader, v)
-                view = {"procurement_id": str(pid), **history_view(self._log.history(pid))}
+                history = await self._log.off_loop(self._log.history, pid)
+                view = {"procurement_id": str(pid), **history_view(history)}
                 return self._page(reader, window, v, view)
             case _:
                 assert_never(reader)
@@ -267,7 +268,7 @@ class Readers:
     async def _procurement(self, pid: UUID) -> dict[str, Any]:
         p = await self.client.repairer.procurements.get(identity=m.IdIdentity(id=pid))
         view = procurement_view(p)
-        view.update(history_view(self._log.history(p.id)))
+        view.update(history_view(await self._log.off_loop(self._log.history, p.id)))
         view["resources"] = {"invoices": procurement_uri(p.id, "/invoices")}
         return view
 

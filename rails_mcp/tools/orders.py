@@ -145,7 +145,7 @@ async def track_procurement(ctx: ToolContext, args: TrackProcurementInput) -> Re
         )
     nxt = "confirm_procurement" if p.status is m.ProcurementStatus.ORDER_REQUESTED else "reconcile_invoice"
     view = procurement_view(p)
-    history = ctx.hub.history(p.id) if ctx.hub is not None else History()
+    history = await ctx.hub.history(p.id) if ctx.hub is not None else History()
     events, next_cursor = window.cut(history.events)
     output = TrackProcurementOutput(view=args.view, procurement=view, events=events).carry(next_cursor)
     if history.truncated:  # set only when it applies: unset fields are left out of the result

@@ -372,9 +372,9 @@ async def test_with_the_receiver_subscribed_a_confirm_on_the_wire_reaches_subscr
             await w.rails.supplier.procurements.confirm(identity=m.IdIdentity(id=UUID(PR1)))
             await w.updated(PR1_URI)
             with anyio.fail_after(5):
-                while len(w.hub.history(UUID(PR1)).events) < 2:  # noqa: ASYNC110 - the second delivery
+                while len((await w.hub.history(UUID(PR1))).events) < 2:  # noqa: ASYNC110 - the second delivery
                     await anyio.sleep(0.02)
-        events = w.hub.history(UUID(PR1)).events
+        events = (await w.hub.history(UUID(PR1))).events
         assert sorted(e.action for e in events) == ["repairer.procurements", "supplier.procurements"]
         assert {(e.source, e.verification, e.status) for e in events} == {
             ("webhook", "verified", "order_confirmed")

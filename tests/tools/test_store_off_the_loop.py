@@ -25,8 +25,9 @@ from rails_mcp.audit import AuditLog
 from rails_mcp.runtime import open_client
 from rails_mcp.server import build_server
 from rails_mcp.state import SQLiteStateStore
+from rails_mcp.state.events_table import StoredHistory
 from rails_mcp.tools import Rails
-from tests.support.mcp_support import JOB, QUICKSTART, QUICKSTART_TOTAL, lossy_rails, settings_for
+from tests.support.mcp_support import JOB, PR1, QUICKSTART, QUICKSTART_TOTAL, lossy_rails, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -67,6 +68,10 @@ class SlowStore(SQLiteStateStore):
     def close_intent(self, intent_id: str) -> None:
         self._stall("intent closed")
         super().close_intent(intent_id)
+
+    def procurement_history(self, scope: str, procurement_id: str) -> StoredHistory:
+        self._stall("history read")
+        return super().procurement_history(scope, procurement_id)
 
 
 async def test_a_slow_state_store_holds_up_no_other_session(tmp_path: Path):
@@ -132,3 +137,32 @@ async def test_the_intent_is_kept_before_the_wire_and_the_approved_order_before_
     assert at_the_wire == [(["call", "intent"], ["place_procurement"])]
     assert kept is not None
     assert kept["total"] == QUICKSTART_TOTAL
+
+
+async def test_reading_an_orders_history_from_a_slow_store_holds_up_no_other_session(tmp_path: Path):
+    store = SlowStore(tmp_path / "state.sqlite3")
+    rails = Rails(open_client(settings_for(tmp_path)), store)
+    server = build_server(rails, audit=AuditLog(tmp_path / "audit.jsonl", store=store))
+    tracked: dict[str, Any] = {}
+    try:
+        async with Client(server) as tracking, Client(server) as other, anyio.create_task_group() as tg:
+
+            async def track() -> None:
+                result = await tracking.call_tool("track_procurement", {"procurement_id": PR1})
+                tracked.update(result.structured_content or {})
+                tg.cancel_scope.cancel()
+
+            async def read_while_it_reads() -> None:
+                while True:
+                    if store.writing.is_set():
+                        assert not (await other.call_tool("get_repair_job", {"job": JOB})).is_error
+                        store.others_answered += 1
+                    await anyio.sleep(0.01)
+
+            tg.start_soon(track)
+            tg.start_soon(read_while_it_reads)
+    finally:
+        await rails.client.aclose()
+        store.close()
+    assert tracked["procurement"]["id"] == PR1
+    assert store.waited == [("history read", True)]
