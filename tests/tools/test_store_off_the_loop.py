@@ -74,6 +74,15 @@ class SlowStore(SQLiteStateStore):
         return super().procurement_history(scope, procurement_id)
 
 
+async def answer_meanwhile(store: SlowStore, other: Client) -> None:
+    """Whenever the store stalls, another session reads a job (and the test counts it answered)."""
+    while True:
+        if store.writing.is_set():
+            assert not (await other.call_tool("get_repair_job", {"job": JOB})).is_error
+            store.others_answered += 1
+        await anyio.sleep(0.01)
+
+
 async def test_a_slow_state_store_holds_up_no_other_session(tmp_path: Path):
     settings = settings_for(tmp_path)
     store = SlowStore(tmp_path / "state.sqlite3")
@@ -93,15 +102,8 @@ async def test_a_slow_state_store_holds_up_no_other_session(tmp_path: Path):
                 placed.update(result.structured_content or {})
                 tg.cancel_scope.cancel()
 
-            async def read_while_it_writes() -> None:
-                while True:
-                    if store.writing.is_set():
-                        assert not (await other.call_tool("get_repair_job", {"job": JOB})).is_error
-                        store.others_answered += 1
-                    await anyio.sleep(0.01)
-
             tg.start_soon(place)
-            tg.start_soon(read_while_it_writes)
+            tg.start_soon(answer_meanwhile, store, other)
     finally:
         await rails.client.aclose()
         store.close()
@@ -152,15 +154,8 @@ async def test_reading_an_orders_history_from_a_slow_store_holds_up_no_other_ses
                 tracked.update(result.structured_content or {})
                 tg.cancel_scope.cancel()
 
-            async def read_while_it_reads() -> None:
-                while True:
-                    if store.writing.is_set():
-                        assert not (await other.call_tool("get_repair_job", {"job": JOB})).is_error
-                        store.others_answered += 1
-                    await anyio.sleep(0.01)
-
             tg.start_soon(track)
-            tg.start_soon(read_while_it_reads)
+            tg.start_soon(answer_meanwhile, store, other)
     finally:
         await rails.client.aclose()
         store.close()
