@@ -49,11 +49,11 @@ MAX_BYTES_PER_PROCUREMENT = 32 * 1024
 #: Procurements with a history kept at once (least recently changed dropped first): with the
 #: byte bound, the whole log stays under 32 MiB.
 MAX_PROCUREMENTS = 1000
-#: Procurements with a history kept in the shared store, the least recently changed forgotten
-#: first. A cap, not an age: an order's history is wanted for as long as the order is being
+#: Procurements with a history kept in the shared store per wire and tenant, the least recently
+#: changed forgotten first. A cap, not an age: an order's history is wanted for as long as the order is being
 #: worked, however long that is, and a cap bounds the store whatever the traffic, where an age
 #: lets a busy week grow it without limit. An order's whole life is about 4 KiB, so this is
-#: about 40 MiB in practice (320 MiB at the byte bound), shared by every replica: enough for a
+#: about 40 MiB per tenant in practice (320 MiB at the byte bound), shared by every replica: enough for a
 #: shop's open and recent orders; an older one's history is gone, its state still on the wire.
 MAX_STORED_PROCUREMENTS = 10_000
 

@@ -9,8 +9,14 @@ sequence number is never handed out twice, and a webhook event id already kept i
 (``deliveries`` + 1), never inserted again. ``UNIQUE (scope, procurement_id, event_id)``
 backs that up: NULL ids (server writes) are distinct in both dialects.
 
-Every call is one short transaction of a few indexed statements, so the event loop may call
-it directly (as the history's readers do) without a worker thread.
+Every call is one short transaction of a few indexed statements; still, a database may wait on
+a lock or the network, so the server calls these from a worker thread
+(:meth:`rails_mcp.resources.events.EventLog.off_loop`), never on its event loop.
+
+Lock order, everywhere: a procurement's trail row, then its events. Forgetting old
+procurements deletes their trail rows first (``RETURNING`` which), then exactly their events, so
+it never deadlocks with a write, and a write racing it either keeps its procurement (its
+``changed_at`` moved past the cut) or waits and starts a fresh trail after the events are gone.
 """
 
 from __future__ import annotations
@@ -68,9 +74,9 @@ class ProcurementEventsTable:
         procurement the store did not have, the least recently changed ones past
         ``bounds.max_procurements`` are forgotten whole.
         """
-        now = self.clock()
         key = (scope, procurement_id)
         with self.transaction() as execute:
+            now = self.clock()  # once the transaction holds its lock: the newest write is the latest
             seq: int = execute(
                 "INSERT INTO procurement_trails (scope, procurement_id, next_seq, dropped, changed_at) "
                 "VALUES (?, ?, 1, 0, ?) ON CONFLICT (scope, procurement_id) DO UPDATE SET "
@@ -146,22 +152,20 @@ def _trim(execute: Execute, key: tuple[str, str], bounds: EventBounds) -> None:
 
 
 def _forget_beyond(execute: Execute, key: tuple[str, str], max_procurements: int) -> None:
-    """Forget the least recently changed procurements past the cap (never ``key``, just written)."""
+    """Forget the scope's least recently changed procurements past the cap (never ``key``, just
+    written): their trail rows first, then the events of exactly those (the order writes lock in)."""
+    scope, procurement_id = key
     edge = execute(
-        "SELECT changed_at, scope, procurement_id FROM procurement_trails "
-        "ORDER BY changed_at DESC, scope DESC, procurement_id DESC LIMIT 1 OFFSET ?",
-        (max_procurements,),
+        "SELECT changed_at, procurement_id FROM procurement_trails WHERE scope = ? "
+        "ORDER BY changed_at DESC, procurement_id DESC LIMIT 1 OFFSET ?",
+        (scope, max_procurements),
     ).fetchone()
     if edge is None:
         return
-    execute(
-        "DELETE FROM procurement_events WHERE (scope, procurement_id) IN "
-        "(SELECT scope, procurement_id FROM procurement_trails WHERE "
-        "(changed_at, scope, procurement_id) <= (?, ?, ?) AND NOT (scope = ? AND procurement_id = ?))",
-        (*edge, *key),
-    )
-    execute(
-        "DELETE FROM procurement_trails WHERE "
-        "(changed_at, scope, procurement_id) <= (?, ?, ?) AND NOT (scope = ? AND procurement_id = ?)",
-        (*edge, *key),
-    )
+    forgotten = execute(
+        "DELETE FROM procurement_trails WHERE scope = ? AND (changed_at, procurement_id) <= (?, ?) "
+        "AND procurement_id <> ? RETURNING procurement_id",
+        (scope, *edge, procurement_id),
+    ).fetchall()
+    for (gone,) in forgotten:
+        execute("DELETE FROM procurement_events WHERE scope = ? AND procurement_id = ?", (scope, gone))

@@ -120,7 +120,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
                 PRIMARY KEY (scope, procurement_id)
             )""",
             """CREATE INDEX IF NOT EXISTS procurement_trails_changed
-                ON procurement_trails (changed_at, scope, procurement_id)""",
+                ON procurement_trails (scope, changed_at, procurement_id)""",
             # event_id is the webhook's (NULL for the server's own writes, which never repeat):
             # unique per procurement, so a delivery two replicas both receive is one row.
             """CREATE TABLE IF NOT EXISTS procurement_events (

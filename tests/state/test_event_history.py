@@ -133,6 +133,43 @@ def test_the_least_recently_changed_procurements_are_forgotten_past_the_cap(open
     assert counted[0] == 3
 
 
+def test_replicas_writing_while_old_orders_are_forgotten_never_deadlock_or_strand_events(open_store: Open):
+    """Three connections, twelve writers, a cap of 20: every write lands, no event is left without
+    its order's trail, the cap holds (within what the other connections were writing at that
+    moment), and an order forgotten meanwhile can be written again."""
+    logs = [log_on(open_store(), max_events=3, max_procurements=20) for _ in range(3)]
+    orders = [uuid4() for _ in range(40)]
+
+    def write(worker: int) -> list[bool]:
+        log = logs[worker % 3]
+        return [log.record(orders[(worker * 7 + i) % 40], written(i)) for i in range(30)]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = [ok for batch in pool.map(write, range(12)) for ok in batch]
+    assert results == [True] * 360  # a failed write logs a warning and returns False
+    with open_store().transaction(write=False) as execute:
+        stranded = execute(
+            "SELECT count(*) FROM procurement_events e WHERE NOT EXISTS (SELECT 1 FROM "
+            "procurement_trails t WHERE t.scope = e.scope AND t.procurement_id = e.procurement_id)",
+            (),
+        ).fetchone()[0]
+        trails = execute("SELECT count(*) FROM procurement_trails WHERE scope = ?", (SCOPE,)).fetchone()[0]
+    assert stranded == 0
+    assert 20 <= trails <= 23  # the cap, give or take an order another connection was writing
+    assert all(logs[0].record(pid, written(99)) for pid in orders)
+
+
+def test_one_tenants_orders_never_push_out_anothers_history(open_store: Open):
+    store = open_store()
+    quiet = EventLog(store=store, scope="https://rails.example|quiet", max_procurements=2)
+    busy = log_on(store, max_procurements=2)
+    kept = uuid4()
+    quiet.record(kept, written(1))
+    for _ in range(5):
+        busy.record(uuid4(), written(1))
+    assert [e.action for e in quiet.history(kept).events] == ["placed"]
+
+
 def test_the_history_survives_a_restart(open_store: Open):
     before = open_store()
     pid = uuid4()
