@@ -26,8 +26,9 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +36,8 @@ from typing import Any, cast
 
 from pydantic import SecretStr
 
-from rails_mcp.config import SECRET_FIELDS, Settings
-from rails_mcp.state import StateStore, state_store_of
+from rails_mcp.config import SECRET_FIELDS, ConfigError, Settings
+from rails_mcp.state import STATE_FILE_NAME, StateStore, state_store_of
 from rails_mcp.state.audit_table import AuditRow
 
 __all__ = [
@@ -293,7 +294,10 @@ class TableWriter:
         self._write([pending], durable=True)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Write every queued line and stop the batcher (waits at most ``timeout`` for it)."""
+        """Write the queued lines and stop the batcher, within ``timeout`` in all: at the first
+        batch the store refuses, or at the deadline, what is left is counted as dropped (the
+        file has it), so a store that is down never holds up an exit."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             self._closed = True
             thread = self._thread
@@ -302,8 +306,11 @@ class TableWriter:
             thread.join(timeout)
             with self._lock:
                 self._thread = None
-        while self._queue:
-            self._write(self._take())
+        while self._queue and time.monotonic() < deadline and self._write(self._take()):
+            pass
+        if left := len(self._queue):
+            self._queue.clear()
+            self._lost(left, "closing before the store took them")
 
     def _start(self) -> None:
         with self._lock:
@@ -342,17 +349,19 @@ class TableWriter:
             self._thread = threading.current_thread()
             return False
 
-    def _write(self, batch: list[_Pending], *, durable: bool = False) -> None:
+    def _write(self, batch: list[_Pending], *, durable: bool = False) -> bool:
+        """One batch in one transaction; False (counted and warned once) if the store refused it."""
         if not batch:
-            return
+            return True
         try:
             self.store.append_audit([_row(pending) for pending in batch], durable=durable)
         except Exception as exc:  # sqlite3, psycopg or OS errors alike: the file has the lines
             self._lost(len(batch), type(exc).__name__)
-            return
+            return False
         if self._outage:
             self._outage = False
             log.warning("audit table: the state store takes lines again (%d dropped in all)", self.dropped)
+        return True
 
     def _lost(self, lines: int, reason: str) -> None:
         with self._lock:
@@ -441,14 +450,18 @@ class AuditLog:
             return None
         entry.kind, entry.intent = "intent", uuid.uuid4().hex
         body = self._body(entry)
+        store_took_it = False
         if self.store is not None and body is not None:
             try:
                 self.store.open_intent(entry.intent, entry.tool, body)
+                store_took_it = True
             except Exception as exc:  # sqlite3.Error and OSError alike: the call goes on
                 log.warning(
                     "state store: could not keep the intent of %s open (%s)", entry.tool, type(exc).__name__
                 )
-        self._append(entry, body, durable=True)
+        # The file's line is fsync'd either way; the table's is written at once only when the
+        # store just answered (a store that failed is not waited on twice: the line is queued).
+        self._append(entry, body, durable=True, table_now=store_took_it)
         return entry.intent
 
     def record(self, entry: AuditEntry) -> bool:
@@ -475,8 +488,11 @@ class AuditLog:
             self._failed(entry, exc)
             return None
 
-    def _append(self, entry: AuditEntry, body: dict[str, Any] | None, *, durable: bool) -> bool:
-        """The line to the file (and queued for the table, or written to it when ``durable``)."""
+    def _append(
+        self, entry: AuditEntry, body: dict[str, Any] | None, *, durable: bool, table_now: bool = False
+    ) -> bool:
+        """The line to the file (fsync'd when ``durable``), then to the table: queued, or written
+        at once when ``table_now``. A line the file could not take goes to neither."""
         if body is None:
             return False
         try:
@@ -484,10 +500,6 @@ class AuditLog:
         except (ValueError, TypeError) as exc:
             self._failed(entry, exc)
             return False
-        if self.table is not None:
-            principal = cast("dict[str, Any]", body.get("principal") or {}).get("sub")
-            pending = (entry.time, entry.tool, entry.kind, entry.outcome, principal, body.get("tenant"), line)
-            (self.table.write_now if durable else self.table.put)(pending)
         try:
             data = (line + "\n").encode()
             with self._lock:
@@ -499,6 +511,10 @@ class AuditLog:
             self._close()  # the next record opens the file afresh (it may have been moved)
             self._failed(entry, exc)
             return False
+        if self.table is not None:
+            principal = cast("dict[str, Any]", body.get("principal") or {}).get("sub")
+            pending = (entry.time, entry.tool, entry.kind, entry.outcome, principal, body.get("tenant"), line)
+            (self.table.write_now if table_now else self.table.put)(pending)
         return True
 
     def _failed(self, entry: AuditEntry, exc: Exception) -> None:
@@ -523,8 +539,19 @@ def audit_from_settings(settings: Settings) -> AuditLog:
         tenant=settings.tenant,
         repairer=repairer.integration_id,
     )
-    atexit.register(audit.close)  # the lines still queued for the table, at any normal exit
+    _OPEN_LOGS.add(audit)
     return audit
+
+
+#: The logs :func:`audit_from_settings` made, closed at a normal exit (their queued lines into
+#: the table) by one hook; a log nobody holds any more is not kept alive for it.
+_OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_logs() -> None:
+    for audit in list(_OPEN_LOGS):
+        audit.close()
 
 
 def since_epoch(text: str) -> float:
@@ -540,6 +567,16 @@ def since_epoch(text: str) -> float:
 
 def export_lines(
     settings: Settings, *, since: float | None = None, tool: str | None = None, limit: int | None = None
-) -> list[str]:
-    """The audit lines every replica wrote to the deployment's state store, oldest first."""
+) -> Iterator[str]:
+    """The audit lines every replica wrote to the deployment's state store, oldest first.
+
+    A SQLite store that does not exist is an error, not an empty trail: a mistyped state dir
+    would otherwise create one and print nothing."""
+    if settings.state_url is None:
+        path = settings.resolved_state_dir().expanduser() / STATE_FILE_NAME
+        if not path.exists():
+            raise ConfigError(
+                f"no state store at {path}: nothing was recorded there; "
+                "set RAILS_STATE_DIR (or --state-dir) to the server's, or RAILS_STATE_URL"
+            )
     return state_store_of(settings).audit_lines(since=since, tool=tool, limit=limit)

@@ -7,7 +7,7 @@ export reads them oldest first (by time, then by the order the database took the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +19,8 @@ __all__ = ["AuditRow", "AuditTable"]
 
 #: Rows per ``INSERT``: 8 parameters each stays under SQLite's oldest limit (999).
 _ROWS_PER_INSERT = 100
+#: Rows an export reads per query.
+_ROWS_PER_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,23 +68,32 @@ class AuditTable:
 
     def audit_lines(
         self, *, since: float | None = None, tool: str | None = None, limit: int | None = None
-    ) -> list[str]:
+    ) -> Iterator[str]:
         """The stored lines, oldest first: from ``since`` (epoch seconds) on, of ``tool`` only,
-        the first ``limit`` of them (each filter only when given)."""
-        where: list[str] = []
-        params: list[object] = []
-        if since is not None:
-            where.append("at_epoch >= ?")
-            params.append(since)
-        if tool is not None:
-            where.append("tool = ?")
-            params.append(tool)
-        sql = "SELECT line FROM audit_log"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY at_epoch, seq"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        with self.transaction(write=False) as execute:
-            return [str(row[0]) for row in execute(sql, params).fetchall()]
+        the first ``limit`` of them (each filter only when given). Read a page at a time (by the
+        time-and-sequence index), so a year of lines is never held in memory at once."""
+        after: tuple[float, int] | None = None
+        left = limit
+        while left is None or left > 0:
+            where: list[str] = []
+            params: list[object] = []
+            if since is not None:
+                where.append("at_epoch >= ?")
+                params.append(since)
+            if tool is not None:
+                where.append("tool = ?")
+                params.append(tool)
+            if after is not None:
+                where.append("(at_epoch, seq) > (?, ?)")
+                params.extend(after)
+            size = _ROWS_PER_PAGE if left is None else min(_ROWS_PER_PAGE, left)
+            sql = "SELECT at_epoch, seq, line FROM audit_log"
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            with self.transaction(write=False) as execute:
+                rows = execute(sql + " ORDER BY at_epoch, seq LIMIT ?", [*params, size]).fetchall()
+            yield from (str(row[2]) for row in rows)
+            if len(rows) < size:
+                return
+            after = (float(rows[-1][0]), int(rows[-1][1]))
+            left = None if left is None else left - len(rows)

@@ -51,6 +51,9 @@ class PostgresStateStore(SqlStateStore):
             max_size=pool_size,
             check=ConnectionPool.check_connection,
             name="rails-mcp-state",
+            # A call waits this long for a connection, then fails (and is warned about, never
+            # fatal to a tool call): with the database down, nothing waits psycopg's 30 s.
+            timeout=5.0,
             open=False,
         )
         self._pool.open()  # worker threads, not tasks: no event loop is needed (or used)

@@ -13,7 +13,7 @@ import json
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -127,7 +127,7 @@ class StateStore(Protocol):
     def append_audit(self, rows: Sequence[AuditRow], *, durable: bool = True) -> None: ...
     def audit_lines(
         self, *, since: float | None = None, tool: str | None = None, limit: int | None = None
-    ) -> list[str]: ...
+    ) -> Iterator[str]: ...
 
 
 class Cursor(Protocol):

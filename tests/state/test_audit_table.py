@@ -41,7 +41,7 @@ def test_two_replicas_write_one_trail_ordered_by_time(open_store: Open, tmp_path
         audit.record(entry(f"tool_{second}", time=f"2026-12-01T09:00:0{second}.000+00:00"))
     two.close()  # the second replica's batch reaches the database first
     one.close()
-    exported = open_store().audit_lines()
+    exported = list(open_store().audit_lines())
     assert [json.loads(line)["tool"] for line in exported] == ["tool_0", "tool_1", "tool_2", "tool_3"]
     assert sorted(exported) == sorted(file_lines(tmp_path / "one.jsonl") + file_lines(tmp_path / "two.jsonl"))
 
@@ -68,7 +68,7 @@ def test_the_table_holds_no_secret_and_the_same_line_as_the_file(open_store: Ope
         rows = execute("SELECT * FROM audit_log", ()).fetchall()
     assert len(rows) == 2
     assert all(SECRET not in str(value) for row in rows for value in row)
-    assert store.audit_lines() == file_lines(tmp_path / "audit.jsonl")
+    assert list(store.audit_lines()) == file_lines(tmp_path / "audit.jsonl")
 
 
 def test_closing_the_log_writes_the_lines_still_queued(open_store: Open, tmp_path: Path):
@@ -77,11 +77,11 @@ def test_closing_the_log_writes_the_lines_still_queued(open_store: Open, tmp_pat
     audit.table = TableWriter(store, batch_seconds=3600)
     for _ in range(3):
         audit.record(entry())
-    assert observer.audit_lines() == []
+    assert list(observer.audit_lines()) == []
     audit.close()
-    assert len(observer.audit_lines()) == 3
+    assert len(list(observer.audit_lines())) == 3
     audit.record(entry())  # a line after close (another exit handler's) is not left queued
-    assert len(observer.audit_lines()) == 4
+    assert len(list(observer.audit_lines())) == 4
 
 
 def test_lines_reach_the_table_in_the_background_also_after_the_batcher_went_idle(
@@ -93,9 +93,9 @@ def test_lines_reach_the_table_in_the_background_also_after_the_batcher_went_idl
 
     def stored_soon(count: int) -> bool:
         deadline = time.monotonic() + 5
-        while len(observer.audit_lines()) < count and time.monotonic() < deadline:
+        while len(list(observer.audit_lines())) < count and time.monotonic() < deadline:
             time.sleep(0.02)
-        return len(observer.audit_lines()) == count
+        return len(list(observer.audit_lines())) == count
 
     audit.record(entry())
     assert stored_soon(1)
@@ -167,6 +167,57 @@ def test_audit_export_prints_what_every_process_wrote_and_filters_it(
     assert "'--since'" in bad.stderr
 
 
+def test_audit_export_from_a_state_dir_with_no_store_says_so_and_creates_none(tmp_path: Path):
+    mistyped = tmp_path / "no-such-state"
+    env = clean_env(mistyped, RAILS_CONFIG_DIR=str(tmp_path / "config"))
+    done = subprocess.run(
+        rails_mcp_command("audit", "export"), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert len(done.stderr.splitlines()) == 1
+    assert "no state store at" in done.stderr
+    assert not (mistyped / "state.sqlite3").exists()
+
+
+def test_an_export_pages_through_more_lines_than_one_read_and_keeps_the_limit(open_store: Open):
+    store = open_store()
+    rows = [
+        AuditRow(f"t{i}", 1000.0 + i // 3, "get_repair_job", "call", "ok", None, None, f'{{"n":{i}}}')
+        for i in range(2300)
+    ]
+    store.append_audit(rows)
+    assert [json.loads(line)["n"] for line in store.audit_lines()] == list(range(2300))
+    assert [json.loads(line)["n"] for line in store.audit_lines(limit=1500)] == list(range(1500))
+    assert [json.loads(line)["n"] for line in store.audit_lines(since=1700.0)] == list(range(2100, 2300))
+
+
+def test_closing_with_the_store_down_ends_within_its_time_counting_what_was_dropped(tmp_path: Path):
+    class DownStore:
+        calls = 0
+
+        def append_audit(self, rows: object, *, durable: bool = True) -> None:
+            DownStore.calls += 1
+            time.sleep(0.3)  # as a pool waiting for a connection, then giving up
+            raise OSError("the database is down")
+
+    writer = TableWriter(DownStore(), batch_seconds=3600, batch_lines=10)  # type: ignore[arg-type]
+    for _ in range(45):
+        writer.put(("2026-12-01T09:00:00+00:00", "t", "call", "ok", None, None, "{}"))
+    started = time.monotonic()
+    writer.close(timeout=1.0)
+    assert time.monotonic() - started < 2.0
+    assert (writer.dropped, DownStore.calls) == (45, 1)  # the first refused batch ends the drain
+
+
+def test_a_line_the_file_could_not_take_is_not_in_the_table_either(open_store: Open, tmp_path: Path):
+    store = open_store()
+    (tmp_path / "audit.jsonl").mkdir()  # the log's path is a directory: every append fails
+    audit = AuditLog(tmp_path / "audit.jsonl", store=store)
+    assert not audit.record(entry())
+    audit.close()
+    assert list(store.audit_lines()) == []
+
+
 def test_a_store_migrated_past_version_3_without_it_still_gets_the_audit_table(open_store: Open):
     # A store a later step reached first (version 4 applied before 3 was merged in).
     with open_store().transaction() as execute:
@@ -176,4 +227,4 @@ def test_a_store_migrated_past_version_3_without_it_still_gets_the_audit_table(o
     reopened.append_audit(
         [AuditRow("2026-12-01T09:00:00.000+00:00", 1764579600.0, "t", "call", "ok", None, None, "{}")]
     )
-    assert reopened.audit_lines() == ["{}"]
+    assert list(reopened.audit_lines()) == ["{}"]
