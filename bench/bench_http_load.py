@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -91,7 +92,7 @@ async def session_setup(url: str, runs: int = 10) -> dict[str, float]:
     }
 
 
-def main(clients: int, calls: int, rounds: int) -> None:
+def main(clients: int, calls: int, rounds: int, shared: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="rails-mcp-load-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         wire = free_port()
@@ -115,14 +116,15 @@ def main(clients: int, calls: int, rounds: int) -> None:
         for _ in range(rounds):
             for name, url in urls.items():
                 before = cpu_seconds(procs[name])
-                runs[name].append(anyio.run(drive, url, clients, calls))
+                runs[name].append(anyio.run(partial(drive, url, clients, calls, shared_http=shared)))
                 cpu[name] += cpu_seconds(procs[name]) - before
         setup = {name: anyio.run(session_setup, url) for name, url in urls.items()}
     ours_cols, thin_cols = columns(runs["rails-mcp"]), columns(runs["thin"])
     for name, cols in (("rails-mcp", ours_cols), ("thin", thin_cols)):
         cols["server CPU per call (ms)"] = cpu[name] / (rounds * clients * calls) * 1000
         cols.update(setup[name])
-    print(f"streamable HTTP, {clients} clients x {calls} get_repair_job calls, {rounds} rounds each")
+    how = "one shared HTTP client" if shared else "an HTTP client each (the SDK's default)"
+    print(f"streamable HTTP, {clients} clients x {calls} get_repair_job calls, {rounds} rounds each, {how}")
     print(f"{'':24s}{'rails-mcp':>12s}{'thin':>12s}{'ratio':>8s}")
     for key, ours_value in ours_cols.items():
         thin_value = thin_cols[key]
@@ -141,5 +143,10 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--shared-http",
+        action="store_true",
+        help="all clients share one HTTP client, as sessions in one host process would",
+    )
     ns = parser.parse_args()
-    main(ns.clients, ns.calls, ns.rounds)
+    main(ns.clients, ns.calls, ns.rounds, ns.shared_http)

@@ -24,11 +24,9 @@ import logging
 import os
 import re
 import threading
-import time
 import uuid
 import weakref
-from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +35,8 @@ from typing import Any, cast
 from pydantic import SecretStr
 
 from rails_mcp.config import SECRET_FIELDS, ConfigError, Settings
-from rails_mcp.state import STATE_FILE_NAME, StateStore, state_store_of
-from rails_mcp.state.audit_table import AuditRow
+from rails_mcp.state import STATE_FILE_NAME, OpenIntent, StateStore, state_store_of
+from rails_mcp.state.audit_table import TableWriter
 
 __all__ = [
     "AUDIT_FILE_NAME",
@@ -57,6 +55,8 @@ __all__ = [
 log = logging.getLogger("rails_mcp.audit")
 
 AUDIT_FILE_NAME = "audit.jsonl"
+#: How much of the file's end start-up reads for outcome lines a killed process wrote.
+_RECOVERY_TAIL_BYTES = 8 * 1024 * 1024
 REDACTED = "[redacted]"
 
 #: Keys whose values are never written, whatever they hold.
@@ -243,148 +243,6 @@ class AuditEntry:
         return json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
-#: A line waiting for the table: time, tool, kind, outcome, principal sub, tenant, the line.
-_Pending = tuple[str, str, str, str, str | None, str | None, str]
-
-
-class TableWriter:
-    """Copies audit lines into the state store's table, off the request path.
-
-    ``put`` only appends to a bounded in-memory queue (no lock, no thread woken): a daemon
-    thread takes what is queued every ``batch_seconds``, or as soon as ``batch_lines`` are
-    waiting, and writes it in one transaction; it stops once idle and the next line starts it
-    again. When the store is down or slow, lines are dropped from the table (never from the
-    file), counted in ``dropped``, with one server-log warning per outage.
-    """
-
-    def __init__(
-        self,
-        store: StateStore,
-        *,
-        batch_lines: int = 200,
-        batch_seconds: float = 0.1,
-        capacity: int = 10_000,
-        idle_seconds: float = 2.0,
-    ) -> None:
-        self.store = store
-        self.batch_lines, self.batch_seconds, self.idle_seconds = batch_lines, batch_seconds, idle_seconds
-        self.capacity = capacity
-        self._queue: deque[_Pending] = deque()
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._outage = False
-        #: Lines the table never got (the store failed, or the queue was full).
-        self.dropped = 0
-
-    def put(self, pending: _Pending) -> None:
-        """Queue a line for the next batch; never blocks."""
-        if len(self._queue) >= self.capacity:
-            self._lost(1, "the queue is full")
-            return
-        self._queue.append(pending)
-        if self._thread is None:
-            self._start()
-        elif len(self._queue) >= self.batch_lines:
-            self._wake.set()
-
-    def write_now(self, pending: _Pending) -> None:
-        """Write one line at once, in the caller's thread (an intent: durable before the wire)."""
-        self._write([pending], durable=True)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Write the queued lines and stop the batcher, within ``timeout`` in all: at the first
-        batch the store refuses, or at the deadline, what is left is counted as dropped (the
-        file has it), so a store that is down never holds up an exit."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        self._wake.set()
-        if thread is not None:
-            thread.join(timeout)
-            with self._lock:
-                self._thread = None
-        while self._queue and time.monotonic() < deadline and self._write(self._take()):
-            pass
-        if left := len(self._queue):
-            self._queue.clear()
-            self._lost(left, "closing before the store took them")
-
-    def _start(self) -> None:
-        with self._lock:
-            closed = self._closed
-            if not closed and self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="rails-mcp-audit-table", daemon=True)
-                self._thread.start()
-        if closed:  # a line after close (at shutdown): written at once, in the caller's thread
-            self._write(self._take())
-
-    def _take(self) -> list[_Pending]:
-        batch: list[_Pending] = []
-        with contextlib.suppress(IndexError):
-            while len(batch) < self.batch_lines:
-                batch.append(self._queue.popleft())
-        return batch
-
-    def _run(self) -> None:
-        idle_since = time.monotonic()
-        while not self._closed:
-            self._wake.wait(self.batch_seconds)
-            self._wake.clear()
-            if self._queue:
-                while self._queue and not self._closed:
-                    self._write(self._take())
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since >= self.idle_seconds and self._stop_when_idle():
-                return
-
-    def _stop_when_idle(self) -> bool:
-        """Stop unless a line arrived meanwhile (``put`` starts a new batcher once this is gone)."""
-        with self._lock:
-            self._thread = None
-            if not self._queue:
-                return True
-            self._thread = threading.current_thread()
-            return False
-
-    def _write(self, batch: list[_Pending], *, durable: bool = False) -> bool:
-        """One batch in one transaction; False (counted and warned once) if the store refused it."""
-        if not batch:
-            return True
-        try:
-            self.store.append_audit([_row(pending) for pending in batch], durable=durable)
-        except Exception as exc:  # sqlite3, psycopg or OS errors alike: the file has the lines
-            self._lost(len(batch), type(exc).__name__)
-            return False
-        if self._outage:
-            self._outage = False
-            log.warning("audit table: the state store takes lines again (%d dropped in all)", self.dropped)
-        return True
-
-    def _lost(self, lines: int, reason: str) -> None:
-        with self._lock:
-            self.dropped += lines
-            first, self._outage = not self._outage, True
-        if first:
-            log.warning(
-                "audit table: %d line(s) not written to the state store (%s); the audit file has them, "
-                "and further losses are only counted until the store takes lines again",
-                lines,
-                reason,
-            )
-
-
-def _row(pending: _Pending) -> AuditRow:
-    at, tool, kind, outcome, principal, tenant, line = pending
-    try:
-        at_epoch = datetime.fromisoformat(at).timestamp()
-    except ValueError:
-        at_epoch = time.time()
-    return AuditRow(at, at_epoch, tool, kind, outcome, principal, tenant, line)
-
-
 class AuditLog:
     """Append-only JSON lines. ``record`` never raises: a failed write is a server-log warning.
 
@@ -480,6 +338,43 @@ class AuditLog:
                     "state store: could not close the intent of %s (%s)", entry.tool, type(exc).__name__
                 )
         return written
+
+    def outcomes_written(self, intent_ids: Sequence[str]) -> set[str]:
+        """Those of ``intent_ids`` whose outcome line is already in the file's last part.
+
+        A process killed between writing a call's line and closing its intent in the store
+        leaves the intent open with its outcome written; that line is among the file's last.
+        """
+        wanted = set(intent_ids)
+        if self.path is None or not wanted:
+            return set()
+        try:
+            with self.path.open("rb") as file:
+                file.seek(max(0, file.seek(0, os.SEEK_END) - _RECOVERY_TAIL_BYTES))
+                tail = file.read()
+        except OSError:
+            return set()
+        found: set[str] = set()
+        for raw in tail.splitlines():
+            if b'"intent":' not in raw:
+                continue
+            with contextlib.suppress(ValueError):  # the tail's first line may be cut
+                line: object = json.loads(raw)
+                if isinstance(line, dict):
+                    fields = cast("dict[str, Any]", line)
+                    if fields.get("kind") != "intent" and fields.get("intent") in wanted:
+                        found.add(str(fields["intent"]))
+        return found
+
+    def close_intent(self, intent: OpenIntent) -> None:
+        """Forget an intent the file already has the outcome of (never raises)."""
+        if self.store is not None:
+            try:
+                self.store.close_intent(intent.id)
+            except Exception as exc:
+                log.warning(
+                    "state store: could not close the intent of %s (%s)", intent.tool, type(exc).__name__
+                )
 
     def _body(self, entry: AuditEntry) -> dict[str, Any] | None:
         try:

@@ -101,9 +101,18 @@ async def _verdict(client: RailsClient, intent: OpenIntent) -> Verdict | None:
 
 
 async def recover_intents(audit: AuditLog, client: RailsClient, intents: Sequence[OpenIntent]) -> int:
-    """Write one recovery line per intent the wire could answer for; how many were closed."""
+    """Write one recovery line per intent the wire could answer for; how many were closed.
+
+    An intent whose own outcome line the file already has (the process was killed after writing
+    it, before closing the intent in the store) is only closed: it never gets a second outcome.
+    """
     closed = 0
+    finished = audit.outcomes_written([intent.id for intent in intents])
     for intent in intents:
+        if intent.id in finished:
+            audit.close_intent(intent)
+            closed += 1
+            continue
         verdict = await _verdict(client, intent)
         if verdict is None:
             continue

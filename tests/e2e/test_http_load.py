@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.support.process_support import clean_env, free_port, running
 from tests.support.secret_scan import scan_result
@@ -36,13 +38,21 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-async def drive(url: str, clients: int, calls: int) -> LoadResult:
-    """``clients`` MCP clients at once, each making ``calls`` get_repair_job calls."""
+async def drive(url: str, clients: int, calls: int, *, shared_http: bool = False) -> LoadResult:
+    """``clients`` MCP clients at once, each making ``calls`` get_repair_job calls.
+
+    Each client makes its own HTTP client (the SDK's default), or with ``shared_http`` all use
+    one, as one host process serving many sessions would (no SSL context built per session).
+    """
     result = LoadResult()
+    http = httpx2.AsyncClient(
+        timeout=httpx2.Timeout(30, read=300), limits=httpx2.Limits(max_connections=None)
+    )
 
     async def one_client() -> None:
+        transport = streamable_http_client(url, http_client=http) if shared_http else url
         try:
-            async with Client(url, mode="legacy") as client:
+            async with Client(transport, mode="legacy") as client:
                 for i in range(calls):
                     t = time.perf_counter()
                     r = await client.call_tool("get_repair_job", {"job": JOB})
@@ -57,7 +67,7 @@ async def drive(url: str, clients: int, calls: int) -> LoadResult:
 
     started = time.perf_counter()
     with anyio.fail_after(300):
-        async with anyio.create_task_group() as tg:
+        async with http, anyio.create_task_group() as tg:
             for _ in range(clients):
                 tg.start_soon(one_client)
     result.elapsed = time.perf_counter() - started

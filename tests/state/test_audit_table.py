@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rails_mcp.audit import AuditEntry, AuditLog, TableWriter
-from rails_mcp.state.audit_table import AuditRow
+from rails_mcp.audit import AuditEntry, AuditLog
+from rails_mcp.state.audit_table import AuditRow, TableWriter
 from rails_mcp.state.store import SqlStateStore
 from tests.support.process_support import clean_env, rails_mcp_command
 
