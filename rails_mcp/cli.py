@@ -122,6 +122,9 @@ class RailsGroup(click.Group):
             rv = super().main(args, prog_name or "rails-mcp", complete_var, standalone_mode=False, **extra)
         except click.exceptions.Abort:
             sys.exit(130)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `rails-mcp audit`: its help, as written
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
+            sys.exit(2)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "rails-mcp"
             _fail(f"{exc.format_message()} (see `{where} --help`)")

@@ -63,6 +63,14 @@ def test_serve_on_a_busy_port_says_so_in_one_line_naming_port_and_prints_no_bann
     assert "MCP over" not in result.output  # the banner is said only once the port is bound
 
 
+def test_a_command_group_without_its_subcommand_shows_its_help_laid_out_exit_2():
+    result = CliRunner().invoke(main, ["audit"], prog_name="rails-mcp")
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0] == "Usage: rails-mcp audit [OPTIONS] COMMAND [ARGS]..."
+    assert any(line.strip().startswith("export") for line in lines)  # one command a line
+
+
 def test_the_sandbox_on_a_busy_port_says_so_in_one_line_too(busy_port: int):
     result = CliRunner().invoke(main, ["sandbox", "--port", str(busy_port)])
     assert result.exit_code == 2
