@@ -17,6 +17,8 @@ Lock order, everywhere: a procurement's trail row, then its events. Forgetting o
 procurements deletes their trail rows first (``RETURNING`` which), then exactly their events, so
 it never deadlocks with a write, and a write racing it either keeps its procurement (its
 ``changed_at`` moved past the cut) or waits and starts a fresh trail after the events are gone.
+One transaction forgets at a time (Postgres: a transaction-level try-lock; one that does not get
+it skips forgetting), since two forgetters each holding the other's next row would deadlock.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ class ProcurementEventsTable:
     def transaction(self, *, write: bool = True) -> AbstractContextManager[Execute]:
         raise NotImplementedError  # the store's backend supplies it
 
+    def _may_forget(self, execute: Execute) -> bool:
+        """Whether this transaction may forget old procurements now: one writer at a time does
+        (Postgres overrides this with a try-lock; SQLite has one writer anyway)."""
+        return True
+
     def record_procurement_event(
         self, scope: str, procurement_id: str, event_id: str | None, body: str, bounds: EventBounds
     ) -> bool:
@@ -93,7 +100,7 @@ class ProcurementEventsTable:
                 (*key, seq, event_id, body, len(body), now),
             )
             _trim(execute, key, bounds)
-            if seq == 1:
+            if seq == 1 and self._may_forget(execute):  # busy: the next new procurement forgets
                 _forget_beyond(execute, key, bounds.max_procurements)
         return True
 

@@ -30,6 +30,8 @@ __all__ = ["PostgresStateStore"]
 
 #: The advisory lock key held while a replica migrates the schema (any constant will do).
 _MIGRATION_LOCK = 7_245_310_018
+#: The advisory lock key a transaction forgetting old order histories holds (one at a time).
+_FORGET_LOCK = 7_245_310_019
 #: How every connection is made (the application name finds them in ``pg_stat_activity``).
 _CONNECT: dict[str, Any] = {"autocommit": True, "connect_timeout": 10, "application_name": "rails-mcp"}
 
@@ -65,6 +67,9 @@ class PostgresStateStore(SqlStateStore):
 
     def close(self) -> None:
         self._pool.close()
+
+    def _may_forget(self, execute: Execute) -> bool:
+        return bool(execute("SELECT pg_try_advisory_xact_lock(?)", (_FORGET_LOCK,)).fetchone()[0])
 
     def _migration_lock(self, execute: Execute) -> None:
         execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))

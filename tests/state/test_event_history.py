@@ -23,6 +23,7 @@ from tests.support.mcp_support import QUICKSTART, settings_for
 
 Open = Callable[[], SqlStateStore]
 SCOPE = "https://rails.example|shop"
+WRITERS = 24
 
 
 def written(n: int, action: str = "placed") -> ProcurementEvent:
@@ -134,19 +135,19 @@ def test_the_least_recently_changed_procurements_are_forgotten_past_the_cap(open
 
 
 def test_replicas_writing_while_old_orders_are_forgotten_never_deadlock_or_strand_events(open_store: Open):
-    """Three connections, twelve writers, a cap of 20: every write lands, no event is left without
-    its order's trail, the cap holds (within what the other connections were writing at that
+    """Three connections, twenty-four writers, a cap of 20: every write lands, no event is left without
+    its order's trail, the cap holds (give or take the orders other writers were starting at that
     moment), and an order forgotten meanwhile can be written again."""
     logs = [log_on(open_store(), max_events=3, max_procurements=20) for _ in range(3)]
-    orders = [uuid4() for _ in range(40)]
+    orders = [uuid4() for _ in range(80)]
 
     def write(worker: int) -> list[bool]:
         log = logs[worker % 3]
-        return [log.record(orders[(worker * 7 + i) % 40], written(i)) for i in range(30)]
+        return [log.record(orders[(worker * 7 + i) % 80], written(i)) for i in range(40)]
 
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        results = [ok for batch in pool.map(write, range(12)) for ok in batch]
-    assert results == [True] * 360  # a failed write logs a warning and returns False
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        results = [ok for batch in pool.map(write, range(WRITERS)) for ok in batch]
+    assert results == [True] * (WRITERS * 40)  # a failed write logs a warning and returns False
     with open_store().transaction(write=False) as execute:
         stranded = execute(
             "SELECT count(*) FROM procurement_events e WHERE NOT EXISTS (SELECT 1 FROM "
@@ -155,7 +156,7 @@ def test_replicas_writing_while_old_orders_are_forgotten_never_deadlock_or_stran
         ).fetchone()[0]
         trails = execute("SELECT count(*) FROM procurement_trails WHERE scope = ?", (SCOPE,)).fetchone()[0]
     assert stranded == 0
-    assert 20 <= trails <= 23  # the cap, give or take an order another connection was writing
+    assert 20 <= trails <= 20 + WRITERS  # the cap, give or take an order per writer busy at that moment
     assert all(logs[0].record(pid, written(99)) for pid in orders)
 
 
