@@ -35,7 +35,7 @@ from typing import Any, cast
 from pydantic import SecretStr
 
 from rails_mcp.config import SECRET_FIELDS, ConfigError, Settings
-from rails_mcp.state import STATE_FILE_NAME, OpenIntent, StateStore, state_store_of
+from rails_mcp.state import STATE_FILE_NAME, StateStore, state_store_of
 from rails_mcp.state.audit_table import TableWriter
 
 __all__ = [
@@ -330,13 +330,8 @@ class AuditLog:
         if self.path is None:
             return True
         written = self._append(entry, self._body(entry), durable=False)
-        if written and entry.intent is not None and self.store is not None:
-            try:
-                self.store.close_intent(entry.intent)
-            except Exception as exc:
-                log.warning(
-                    "state store: could not close the intent of %s (%s)", entry.tool, type(exc).__name__
-                )
+        if written and entry.intent is not None:
+            self.close_intent(entry.intent, entry.tool)
         return written
 
     def outcomes_written(self, intent_ids: Sequence[str]) -> set[str]:
@@ -366,15 +361,13 @@ class AuditLog:
                         found.add(str(fields["intent"]))
         return found
 
-    def close_intent(self, intent: OpenIntent) -> None:
-        """Forget an intent the file already has the outcome of (never raises)."""
+    def close_intent(self, intent_id: str, tool: str) -> None:
+        """Forget an intent the file has the outcome of (never raises: a failure is a warning)."""
         if self.store is not None:
             try:
-                self.store.close_intent(intent.id)
+                self.store.close_intent(intent_id)
             except Exception as exc:
-                log.warning(
-                    "state store: could not close the intent of %s (%s)", intent.tool, type(exc).__name__
-                )
+                log.warning("state store: could not close the intent of %s (%s)", tool, type(exc).__name__)
 
     def _body(self, entry: AuditEntry) -> dict[str, Any] | None:
         try:

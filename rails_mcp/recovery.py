@@ -110,7 +110,7 @@ async def recover_intents(audit: AuditLog, client: RailsClient, intents: Sequenc
     finished = audit.outcomes_written([intent.id for intent in intents])
     for intent in intents:
         if intent.id in finished:
-            audit.close_intent(intent)
+            audit.close_intent(intent.id, intent.tool)
             closed += 1
             continue
         verdict = await _verdict(client, intent)

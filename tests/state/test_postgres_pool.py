@@ -44,6 +44,10 @@ def holding_the_budget_lock(store: SqlStateStore, scope: str = WINDOW[0]) -> Ite
         holder.join(30)
 
 
+#: The store's own connections to the test's database (pg_stat_activity).
+OURS = "datname = current_database() AND application_name = 'rails-mcp'"
+
+
 def finishes_within(seconds: float, call: Callable[[], object]) -> tuple[bool, threading.Thread]:
     """Run ``call`` in a thread; whether it finished in time (the thread, to join later)."""
     runner = threading.Thread(target=call)
@@ -55,10 +59,7 @@ def finishes_within(seconds: float, call: Callable[[], object]) -> tuple[bool, t
 def connections(url: str) -> int:
     """How many rails-mcp connections the database has open."""
     with psycopg.connect(url, autocommit=True) as admin:
-        row = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = 'rails-mcp'"
-        ).fetchone()
+        row = admin.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {OURS}").fetchone()
     assert row is not None
     return int(row[0])
 
@@ -120,8 +121,7 @@ def test_connections_the_server_dropped_are_replaced_on_the_next_call(postgres_u
             store.spend_approval("n-1", 9e12)
         with psycopg.connect(url, autocommit=True) as admin:
             dropped = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND application_name = 'rails-mcp'"
+                f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {OURS}"
             ).fetchone()
         assert dropped is not None
         assert dropped[0] >= 1

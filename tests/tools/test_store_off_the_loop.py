@@ -83,6 +83,22 @@ async def answer_meanwhile(store: SlowStore, other: Client) -> None:
         await anyio.sleep(0.01)
 
 
+async def beside_reads(
+    store: SlowStore, calling: Client, other: Client, tool: str, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    """``tool``'s structured result, while ``other`` reads a job whenever the store stalls."""
+    done: dict[str, Any] = {}
+    async with anyio.create_task_group() as tg:
+
+        async def call() -> None:
+            done.update((await calling.call_tool(tool, arguments)).structured_content or {})
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(call)
+        tg.start_soon(answer_meanwhile, store, other)
+    return done
+
+
 async def test_a_slow_state_store_holds_up_no_other_session(tmp_path: Path):
     settings = settings_for(tmp_path)
     store = SlowStore(tmp_path / "state.sqlite3")
@@ -91,19 +107,8 @@ async def test_a_slow_state_store_holds_up_no_other_session(tmp_path: Path):
     server = build_server(rails, approval=gate, audit=AuditLog(tmp_path / "audit.jsonl", store=store))
     placed: dict[str, Any] = {}
     try:
-        async with (
-            Client(server, elicitation_callback=approve) as placing,
-            Client(server) as other,
-            anyio.create_task_group() as tg,
-        ):
-
-            async def place() -> None:
-                result = await placing.call_tool("place_procurement", QUICKSTART)
-                placed.update(result.structured_content or {})
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(place)
-            tg.start_soon(answer_meanwhile, store, other)
+        async with Client(server, elicitation_callback=approve) as placing, Client(server) as other:
+            placed = await beside_reads(store, placing, other, "place_procurement", QUICKSTART)
     finally:
         await rails.client.aclose()
         store.close()
@@ -147,15 +152,8 @@ async def test_reading_an_orders_history_from_a_slow_store_holds_up_no_other_ses
     server = build_server(rails, audit=AuditLog(tmp_path / "audit.jsonl", store=store))
     tracked: dict[str, Any] = {}
     try:
-        async with Client(server) as tracking, Client(server) as other, anyio.create_task_group() as tg:
-
-            async def track() -> None:
-                result = await tracking.call_tool("track_procurement", {"procurement_id": PR1})
-                tracked.update(result.structured_content or {})
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(track)
-            tg.start_soon(answer_meanwhile, store, other)
+        async with Client(server) as tracking, Client(server) as other:
+            tracked = await beside_reads(store, tracking, other, "track_procurement", {"procurement_id": PR1})
     finally:
         await rails.client.aclose()
         store.close()
