@@ -5,17 +5,30 @@ One ``rails-mcp sandbox`` process is the wire. ``rails-mcp serve --transport str
 (``bench/thin_server.py --http``) each run as one process over it. N MCP clients connect to
 one server at once, each making M ``get_repair_job`` calls; then the same against the other
 server, alternating for ``--rounds`` rounds so drift hits both alike. Printed side by side:
-errors, calls/s, p50, p99, p99/p50, and each session's first call apart from the rest (a
-session's first call carries its set-up: the client lists tools and compiles the output
-schema). Targets: rails-mcp p99 <= 3 x its p50, and calls/s within 10 % of the forwarder.
+errors, calls/s, p50, p99, p99/p50, each session's set-up, and its first call apart from the
+rest. Targets: rails-mcp p99 <= 3 x its p50, and calls/s within 10 % of the forwarder.
 
-Then where a session's set-up goes, per server: each server process's CPU per call over the
-load runs (from /proc), and, unloaded, what one client spends before its first call can be
-sent: ``tools/list`` (round trip and parse) and compiling the tool's outputSchema (the SDK
-client checks the schema against the JSON Schema 2020-12 metaschema once per session). The
-clients share one process here, so under load each session's set-up waits for the others'.
+The clients (all in one process, as the issue measured):
 
-Run: ``python bench/bench_http_load.py [--clients 50] [--calls 20] [--rounds 2]``.
+- ``--client python`` (default): the official Python SDK's ``mcp.Client``. Its first
+  ``call_tool`` lists the tools itself and compiles the tool's outputSchema (checked against
+  the JSON Schema 2020-12 metaschema), once per session; ``--list-first`` lists on connecting
+  instead, as a host does to show the model its tools, so that counts as set-up.
+- ``--client typescript``: the official TypeScript SDK (``bench/load_clients.mjs``, the
+  ``@modelcontextprotocol/sdk`` that ``.ci/run`` installs for the conformance suite), as Claude
+  Desktop and the Inspector connect: it lists on connecting and compiles every listed
+  outputSchema with Ajv then.
+
+``--untyped`` adds a third server, an experiment rather than a configuration: rails-mcp with
+every outputSchema left out of ``tools/list`` (``bench/untyped_serve.py``), so what the
+clients spend compiling our typed schemas can be told apart from what the server spends.
+
+Then per server: its CPU per call over the load runs (from /proc), and, unloaded, what one
+Python client spends before its first call can be sent: ``tools/list`` (round trip and parse)
+and compiling get_repair_job's outputSchema.
+
+Run: ``python bench/bench_http_load.py [--clients 50] [--calls 20] [--rounds 2]
+[--client python|typescript] [--list-first] [--untyped] [--shared-http]``.
 """
 
 from __future__ import annotations
@@ -37,7 +50,8 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
-from tests.e2e.test_http_load import JOB, LoadResult, drive
+from tests.e2e.test_http_load import JOB, NODE_PREFIX, TS_SDK, LoadResult, drive, typescript_drive
+from tests.support.node import suitable_node
 from tests.support.process_support import clean_env, free_port, running
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +74,8 @@ def columns(results: list[LoadResult]) -> dict[str, float]:
         "p90 (ms)": pct(0.90),
         "p99 (ms)": pct(0.99),
         "p99/p50": pct(0.99) / pct(0.50),
+        "session set-up p50 (ms)": statistics.median([x for r in results for x in r.setups] or [float("nan")])
+        * 1000,
         "first call p50 (ms)": statistics.median(firsts) * 1000,
         "later calls p50 (ms)": statistics.median([x for r in results for x in r.later] or [float("nan")])
         * 1000,
@@ -92,48 +108,101 @@ async def session_setup(url: str, runs: int = 10) -> dict[str, float]:
     }
 
 
-def main(clients: int, calls: int, rounds: int, shared: bool) -> None:
+def python_drive(shared_http: bool, list_first: bool, url: str, clients: int, calls: int) -> LoadResult:
+    """``clients`` Python SDK clients at once in this process."""
+    return anyio.run(partial(drive, url, clients, calls, shared_http=shared_http, list_first=list_first))
+
+
+def servers(root: Path, base: str, untyped: bool) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, argv, environment) of each server to load, rails-mcp first."""
+    here = [sys.executable, "-m", "rails_mcp"]
+    found = [("rails-mcp", here, clean_env(root / "ours", RAILS_BASE_URL=base, RAILS_TENANT=TENANT))]
+    if untyped:
+        env = clean_env(root / "untyped", RAILS_BASE_URL=base, RAILS_TENANT=TENANT)
+        found.append(("untyped", [sys.executable, str(HERE / "untyped_serve.py")], env))
+    found.append(
+        (
+            "thin",
+            [sys.executable, str(HERE / "thin_server.py")],
+            clean_env(root / "thin", RAILS_BASE_URL=base),
+        )
+    )
+    return found
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.client == "typescript":
+        node, why = suitable_node(NODE_PREFIX, (18, 0))
+        if node is None or not TS_SDK.exists():
+            sys.exit(f"--client typescript needs `npm ci --prefix tests/conformance` and Node >= 18 ({why})")
+        load = partial(typescript_drive, node)
+    else:
+        load = partial(python_drive, args.shared_http, args.list_first)
     with tempfile.TemporaryDirectory(prefix="rails-mcp-load-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         wire = free_port()
         sandbox = ["sandbox", "--port", str(wire), "--db", str(root / "wire.db"), "--no-idle-reset"]
         stack.enter_context(running(sandbox, clean_env(root / "sandbox"), port=wire))
         base = f"http://127.0.0.1:{wire}"
-        ours, thin = free_port(), free_port()
-        env = clean_env(root / "ours", RAILS_BASE_URL=base, RAILS_TENANT=TENANT)
-        serve = ["serve", "--transport", "streamable-http", "--port", str(ours)]
-        procs = {"rails-mcp": stack.enter_context(running(serve, env, port=ours, ready_path="/mcp"))}
-        thin_env = clean_env(root / "thin", RAILS_BASE_URL=base)
-        thin_argv = [sys.executable, str(HERE / "thin_server.py"), "--http", str(thin)]
-        procs["thin"] = stack.enter_context(
-            running([], thin_env, port=thin, ready_path="/mcp", argv=thin_argv)
-        )
-        urls = {"rails-mcp": f"http://127.0.0.1:{ours}/mcp", "thin": f"http://127.0.0.1:{thin}/mcp"}
-        for url in urls.values():  # warm both (the tenant is seeded by rails-mcp's first call)
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        urls: dict[str, str] = {}
+        for name, argv, env in servers(root, base, args.untyped):
+            port = free_port()
+            serve = (
+                ["--http", str(port)]
+                if name == "thin"
+                else ["serve", "--transport", "streamable-http", "--port", str(port)]
+            )
+            procs[name] = stack.enter_context(
+                running([], env, port=port, ready_path="/mcp", argv=[*argv, *serve])
+            )
+            urls[name] = f"http://127.0.0.1:{port}/mcp"
+        for url in urls.values():  # warm each (the tenant is seeded by rails-mcp's first call)
             anyio.run(drive, url, 2, 2)
         runs: dict[str, list[LoadResult]] = {name: [] for name in urls}
         cpu = dict.fromkeys(urls, 0.0)
-        for _ in range(rounds):
+        for _ in range(args.rounds):
             for name, url in urls.items():
                 before = cpu_seconds(procs[name])
-                runs[name].append(anyio.run(partial(drive, url, clients, calls, shared_http=shared)))
+                runs[name].append(load(url, args.clients, args.calls))
                 cpu[name] += cpu_seconds(procs[name]) - before
         setup = {name: anyio.run(session_setup, url) for name, url in urls.items()}
-    ours_cols, thin_cols = columns(runs["rails-mcp"]), columns(runs["thin"])
-    for name, cols in (("rails-mcp", ours_cols), ("thin", thin_cols)):
-        cols["server CPU per call (ms)"] = cpu[name] / (rounds * clients * calls) * 1000
+    table = {name: columns(results) for name, results in runs.items()}
+    for name, cols in table.items():
+        cols["server CPU per call (ms)"] = cpu[name] / (args.rounds * args.clients * args.calls) * 1000
         cols.update(setup[name])
-    how = "one shared HTTP client" if shared else "an HTTP client each (the SDK's default)"
-    print(f"streamable HTTP, {clients} clients x {calls} get_repair_job calls, {rounds} rounds each, {how}")
-    print(f"{'':24s}{'rails-mcp':>12s}{'thin':>12s}{'ratio':>8s}")
-    for key, ours_value in ours_cols.items():
-        thin_value = thin_cols[key]
-        ratio = f"{ours_value / thin_value:8.2f}" if thin_value else ""
-        print(f"  {key:22s}{ours_value:12.1f}{thin_value:12.1f}{ratio}")
-    tail = ours_cols["p99/p50"]
-    rate = ours_cols["calls/s"] / thin_cols["calls/s"]
-    print(f"target p99 <= 3 x p50: {'met' if tail <= 3 else 'NOT met'} ({tail:.2f})")
-    print(f"target calls/s within 10 % of thin: {'met' if rate >= 0.9 else 'NOT met'} ({rate:.2f})")
+    report(args, table)
+
+
+def report(args: argparse.Namespace, table: dict[str, dict[str, float]]) -> None:
+    """The table, each server's figure beside the forwarder's, then the two targets."""
+    if args.client == "typescript":
+        how = "TypeScript SDK clients (list on connecting, compile every outputSchema then)"
+    else:
+        listing = "list on connecting" if args.list_first else "the first call lists"
+        http = "one shared HTTP client" if args.shared_http else "an HTTP client each"
+        how = f"Python SDK clients ({listing}; {http})"
+    print(
+        f"streamable HTTP, {args.clients} clients x {args.calls} get_repair_job calls, "
+        f"{args.rounds} rounds each, {how}"
+    )
+    names = list(table)
+    thin = table["thin"]
+    head = "".join(f"{n:>12s}" for n in names) + "".join(f"{n + '/thin':>15s}" for n in names[:-1])
+    print(f"{'':28s}{head}")
+    for key, thin_value in thin.items():
+        values = "".join(f"{table[n][key]:12.1f}" for n in names)
+        ratios = "".join(
+            f"{table[n][key] / thin_value:15.2f}" if thin_value else f"{'':15s}" for n in names[:-1]
+        )
+        print(f"  {key:26s}{values}{ratios}")
+    for name in names[:-1]:
+        tail = table[name]["p99/p50"]
+        rate = table[name]["calls/s"] / thin["calls/s"]
+        print(
+            f"{name}: target p99 <= 3 x p50: {'met' if tail <= 3 else 'NOT met'} ({tail:.2f}); "
+            f"calls/s within 10 % of thin: {'met' if rate >= 0.9 else 'NOT met'} ({rate:.2f})"
+        )
 
 
 if __name__ == "__main__":
@@ -143,10 +212,14 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--client", choices=("python", "typescript"), default="python")
+    parser.add_argument(
+        "--list-first", action="store_true", help="Python clients list the tools on connecting"
+    )
+    parser.add_argument("--untyped", action="store_true", help="also load rails-mcp without output schemas")
     parser.add_argument(
         "--shared-http",
         action="store_true",
-        help="all clients share one HTTP client, as sessions in one host process would",
+        help="all Python clients share one HTTP client, as sessions in one host process would",
     )
-    ns = parser.parse_args()
-    main(ns.clients, ns.calls, ns.rounds, ns.shared_http)
+    main(parser.parse_args())
