@@ -96,14 +96,17 @@ def _prose(text: str) -> str:
 _MAX_PROSE = 4000
 
 
-def _text(summary: str, structured: dict[str, Any]) -> str:
-    """The server's summary, then the structured content as data: one JSON line inside a fence.
+def _json_line(structured: dict[str, Any]) -> str:
+    return json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(summary: str, line: str) -> str:
+    """The server's summary, then the structured content (``line``, its JSON) as data, inside a fence.
 
     The JSON keeps every value exact (a client that parses it gets the wire's strings back);
     ``safe_json`` writes invisible characters and markup openers as escapes, so nothing in it
     renders or hides, and the fence's random tag marks where the wire's text starts and ends.
     """
-    line = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
     return f"{summary}\n{fence(safe_json(line))}"
 
 
@@ -190,10 +193,11 @@ def _shaped(
     uncut: list[str] = []  # the text measured for the result as given: reused when nothing is cut
 
     def size(value: dict[str, Any]) -> int:
-        text = _text(said(value), value)
+        line = _json_line(value)  # once: the text block's data and the structured content alike
+        text = _text(said(value), line)
         if value is structured and not uncut:
             uncut.append(text)
-        return len(text) + len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        return len(text) + len(line)
 
     fitted = fit(structured, size, limit - (_CURSOR_ROOM if on_cut else 0), rest, budget)
     if fitted is structured:
@@ -201,7 +205,7 @@ def _shaped(
     else:
         if on_cut is not None:
             on_cut(structured, fitted)
-        text = _text(said(fitted), fitted)
+        text = _text(said(fitted), _json_line(fitted))
     return CallToolResult(
         content=[TextContent(type="text", text=text)], structured_content=fitted, is_error=is_error
     )
