@@ -19,16 +19,19 @@ The clients (all in one process, as the issue measured):
   Desktop and the Inspector connect: it lists on connecting and compiles every listed
   outputSchema with Ajv then.
 
-``--untyped`` adds a third server, an experiment rather than a configuration: rails-mcp with
-every outputSchema left out of ``tools/list`` (``bench/untyped_serve.py``), so what the
-clients spend compiling our typed schemas can be told apart from what the server spends.
+``--untyped`` adds a server, an experiment rather than a configuration: rails-mcp with every
+outputSchema left out of ``tools/list`` (``bench/untyped_serve.py``), so what the clients
+spend compiling our typed schemas can be told apart from what the server spends.
+``--typed-thin`` adds the other side of that comparison: a forwarder listing rails-mcp's
+thirteen tools with the same schemas (``bench/typed_thin_server.py``), so clients do the same
+work for both and only the servers differ.
 
 Then per server: its CPU per call over the load runs (from /proc), and, unloaded, what one
 Python client spends before its first call can be sent: ``tools/list`` (round trip and parse)
 and compiling get_repair_job's outputSchema.
 
 Run: ``python bench/bench_http_load.py [--clients 50] [--calls 20] [--rounds 2]
-[--client python|typescript] [--list-first] [--untyped] [--shared-http]``.
+[--client python|typescript] [--list-first] [--untyped] [--typed-thin] [--shared-http]``.
 """
 
 from __future__ import annotations
@@ -113,13 +116,18 @@ def python_drive(shared_http: bool, list_first: bool, url: str, clients: int, ca
     return anyio.run(partial(drive, url, clients, calls, shared_http=shared_http, list_first=list_first))
 
 
-def servers(root: Path, base: str, untyped: bool) -> list[tuple[str, list[str], dict[str, str]]]:
-    """(name, argv, environment) of each server to load, rails-mcp first."""
+def servers(
+    root: Path, base: str, untyped: bool, typed_thin: bool
+) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, argv, environment) of each server to load: rails-mcp first, the forwarder last."""
     here = [sys.executable, "-m", "rails_mcp"]
     found = [("rails-mcp", here, clean_env(root / "ours", RAILS_BASE_URL=base, RAILS_TENANT=TENANT))]
     if untyped:
         env = clean_env(root / "untyped", RAILS_BASE_URL=base, RAILS_TENANT=TENANT)
         found.append(("untyped", [sys.executable, str(HERE / "untyped_serve.py")], env))
+    if typed_thin:
+        env = clean_env(root / "typed-thin", RAILS_BASE_URL=base)
+        found.append(("typed-thin", [sys.executable, str(HERE / "typed_thin_server.py")], env))
     found.append(
         (
             "thin",
@@ -146,12 +154,10 @@ def main(args: argparse.Namespace) -> None:
         base = f"http://127.0.0.1:{wire}"
         procs: dict[str, subprocess.Popen[bytes]] = {}
         urls: dict[str, str] = {}
-        for name, argv, env in servers(root, base, args.untyped):
+        for name, argv, env in servers(root, base, args.untyped, args.typed_thin):
             port = free_port()
-            serve = (
-                ["--http", str(port)]
-                if name == "thin"
-                else ["serve", "--transport", "streamable-http", "--port", str(port)]
+            serve = {"thin": ["--http", str(port)], "typed-thin": [str(port)]}.get(
+                name, ["serve", "--transport", "streamable-http", "--port", str(port)]
             )
             procs[name] = stack.enter_context(
                 running([], env, port=port, ready_path="/mcp", argv=[*argv, *serve])
@@ -188,12 +194,12 @@ def report(args: argparse.Namespace, table: dict[str, dict[str, float]]) -> None
     )
     names = list(table)
     thin = table["thin"]
-    head = "".join(f"{n:>12s}" for n in names) + "".join(f"{n + '/thin':>15s}" for n in names[:-1])
+    head = "".join(f"{n:>12s}" for n in names) + "".join(f"{n + '/thin':>17s}" for n in names[:-1])
     print(f"{'':28s}{head}")
     for key, thin_value in thin.items():
         values = "".join(f"{table[n][key]:12.1f}" for n in names)
         ratios = "".join(
-            f"{table[n][key] / thin_value:15.2f}" if thin_value else f"{'':15s}" for n in names[:-1]
+            f"{table[n][key] / thin_value:17.2f}" if thin_value else f"{'':17s}" for n in names[:-1]
         )
         print(f"  {key:26s}{values}{ratios}")
     for name in names[:-1]:
@@ -202,6 +208,12 @@ def report(args: argparse.Namespace, table: dict[str, dict[str, float]]) -> None
         print(
             f"{name}: target p99 <= 3 x p50: {'met' if tail <= 3 else 'NOT met'} ({tail:.2f}); "
             f"calls/s within 10 % of thin: {'met' if rate >= 0.9 else 'NOT met'} ({rate:.2f})"
+        )
+    if "typed-thin" in table:  # the same contract on both sides: only the servers differ
+        ours, typed = table["rails-mcp"], table["typed-thin"]
+        print(
+            f"rails-mcp against typed-thin: p99/p50 {ours['p99/p50']:.2f} against {typed['p99/p50']:.2f}; "
+            f"calls/s {ours['calls/s'] / typed['calls/s']:.2f} of its"
         )
 
 
@@ -217,6 +229,11 @@ if __name__ == "__main__":
         "--list-first", action="store_true", help="Python clients list the tools on connecting"
     )
     parser.add_argument("--untyped", action="store_true", help="also load rails-mcp without output schemas")
+    parser.add_argument(
+        "--typed-thin",
+        action="store_true",
+        help="also load a forwarder listing rails-mcp's tools and schemas",
+    )
     parser.add_argument(
         "--shared-http",
         action="store_true",
