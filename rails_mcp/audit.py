@@ -37,6 +37,7 @@ from pydantic import SecretStr
 from rails_mcp.config import SECRET_FIELDS, ConfigError, Settings
 from rails_mcp.state import STATE_FILE_NAME, StateStore, state_store_of
 from rails_mcp.state.audit_table import TableWriter
+from rails_mcp.wire.webhooks import parse_rfc3339
 
 __all__ = [
     "AUDIT_FILE_NAME",
@@ -237,10 +238,6 @@ class AuditEntry:
         if self.principal is not None:
             body["principal"] = redact(self.principal.fields(), known_secrets)
         return body
-
-    def line(self, known_secrets: Iterable[str], acting_for: Mapping[str, str | None] | None = None) -> str:
-        body = self.body(known_secrets, acting_for)
-        return json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
 class AuditLog:
@@ -444,11 +441,8 @@ def _close_open_logs() -> None:
 
 def since_epoch(text: str) -> float:
     """An RFC 3339 time (``2026-12-01T09:00:00Z``, or with an offset) as epoch seconds."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+    moment = parse_rfc3339(text)
+    if moment is None:
         raise ValueError(f"{text!r} is not an RFC 3339 time with an offset, such as 2026-12-01T09:00:00Z")
     return moment.timestamp()
 

@@ -10,7 +10,6 @@ Inspector validate error results against it too.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -64,7 +63,7 @@ from rails_mcp.tools.declare import ALL_SCOPES, scope_of
 from rails_mcp.tools.lookup import closest_tool, remember
 from rails_mcp.tools.publish import published
 from rails_mcp.ui import advertise_apps
-from rails_mcp.wire.budget import CHARS_PER_TOKEN, DEFAULT_TOKEN_BUDGET, fit
+from rails_mcp.wire.budget import CHARS_PER_TOKEN, DEFAULT_TOKEN_BUDGET, fit, json_text
 from rails_mcp.wire.codes import ErrorCode
 from rails_mcp.wire.models import EXTENSION_BANNER
 from rails_mcp.wire.untrusted import fence, one_line, quote, safe_json
@@ -94,10 +93,6 @@ def _prose(text: str) -> str:
 
 #: Generous: a summary or a fix is a few sentences; anything longer is cut with an ellipsis.
 _MAX_PROSE = 4000
-
-
-def _json_line(structured: dict[str, Any]) -> str:
-    return json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
 
 
 def _text(summary: str, line: str) -> str:
@@ -193,7 +188,7 @@ def _shaped(
     uncut: list[str] = []  # the text measured for the result as given: reused when nothing is cut
 
     def size(value: dict[str, Any]) -> int:
-        line = _json_line(value)  # once: the text block's data and the structured content alike
+        line = json_text(value)  # once: the text block's data and the structured content alike
         text = _text(said(value), line)
         if value is structured and not uncut:
             uncut.append(text)
@@ -205,7 +200,7 @@ def _shaped(
     else:
         if on_cut is not None:
             on_cut(structured, fitted)
-        text = _text(said(fitted), _json_line(fitted))
+        text = _text(said(fitted), json_text(fitted))
     return CallToolResult(
         content=[TextContent(type="text", text=text)], structured_content=fitted, is_error=is_error
     )

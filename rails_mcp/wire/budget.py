@@ -22,6 +22,7 @@ __all__ = [
     "Cut",
     "cut_note",
     "fit",
+    "json_text",
     "tokens",
 ]
 
@@ -60,8 +61,13 @@ def _lists(value: Any, path: str = "") -> list[tuple[str, list[Any]]]:
     return found
 
 
+def json_text(value: Any) -> str:
+    """``value`` as the compact JSON a result carries: the text the budget measures."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return len(json_text(value))
 
 
 def fit(

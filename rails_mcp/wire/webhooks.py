@@ -31,6 +31,7 @@ __all__ = [
     "EventType",
     "Verification",
     "WebhookEvent",
+    "parse_rfc3339",
     "rfc3339",
     "sign",
     "verify",
@@ -102,7 +103,8 @@ class Verification:
         return self.ok
 
 
-def _parse_rfc3339(text: str) -> datetime | None:
+def parse_rfc3339(text: str) -> datetime | None:
+    """An RFC 3339 time (``Z`` or an offset required), or None when ``text`` is not one."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -149,7 +151,7 @@ def verify(
     stamp = event.get("timestamp")
     if stamp is None:
         return Verification(False, "missing_timestamp")
-    sent = _parse_rfc3339(stamp) if isinstance(stamp, str) else None
+    sent = parse_rfc3339(stamp) if isinstance(stamp, str) else None
     if sent is None:
         return Verification(False, "bad_timestamp")
     current = now if now is not None else datetime.now(UTC)

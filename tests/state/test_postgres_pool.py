@@ -11,9 +11,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import psycopg
-import pytest
 
-from rails_mcp.config import ConfigError, load_settings
+from rails_mcp.config import load_settings
 from rails_mcp.state import open_state_store, state_store_of
 from rails_mcp.state.store import SqlStateStore
 from tests.support.postgres import fresh_database
@@ -141,16 +140,3 @@ def test_a_closed_store_lets_go_of_its_connections(postgres_url: str):
     while connections(url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert connections(url) == 0
-
-
-@pytest.mark.parametrize("value", ["0", "65", "abc"])
-def test_a_pool_size_out_of_range_stops_start_up_saying_what_works(
-    monkeypatch: pytest.MonkeyPatch, value: str
-):
-    monkeypatch.setenv("RAILS_STATE_POOL_SIZE", value)
-    with pytest.raises(ConfigError) as refused:
-        load_settings()
-    message = str(refused.value)
-    assert message.startswith("invalid configuration: RAILS_STATE_POOL_SIZE: ")
-    assert "at least 1 and at most 64" in message
-    assert "Input should" not in message

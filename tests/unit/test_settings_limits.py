@@ -65,3 +65,16 @@ def test_a_zero_or_endless_http_limit_stops_start_up(monkeypatch: pytest.MonkeyP
         monkeypatch.setenv(variable, bad)
         with pytest.raises(ConfigError, match=variable):
             load_settings()
+
+
+@pytest.mark.parametrize("value", ["0", "65", "abc"])
+def test_a_pool_size_out_of_range_stops_start_up_saying_what_works(
+    monkeypatch: pytest.MonkeyPatch, value: str
+):
+    monkeypatch.setenv("RAILS_STATE_POOL_SIZE", value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert message.startswith("invalid configuration: RAILS_STATE_POOL_SIZE: ")
+    assert "at least 1 and at most 64" in message
+    assert "Input should" not in message
